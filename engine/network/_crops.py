@@ -1,0 +1,68 @@
+"""Work in node bounding boxes instead of whole-volume transforms.
+
+A voxel can only be within physical distance ``r`` of a node if it lies in
+the node's bounding box grown by ``floor(r / spacing)`` voxels per axis, so
+each node's distance transform is computed on that small crop. Memory stays
+proportional to the crops, never to a whole-volume float or index array.
+"""
+
+import edt
+import numpy as np
+
+
+def grow_pad(radius, spacing):
+    """Voxels per axis that a physical ``radius`` can reach.
+
+    >>> grow_pad(3.0, (1.5, 1.0, 1.0))
+    (2, 3, 3)
+    """
+    return tuple(int(np.floor(radius / s + 1e-9)) for s in spacing)
+
+
+def crop_slices(row, pad, shape):
+    """Slices of a node's bounding box (``z0..x1`` in ``row``) grown by ``pad``."""
+    lows = (row.z0, row.y0, row.x0)
+    highs = (row.z1, row.y1, row.x1)
+    return tuple(
+        slice(max(int(lo) - p, 0), min(int(hi) + p, n))
+        for lo, hi, p, n in zip(lows, highs, pad, shape)
+    )
+
+
+#: Below this many voxels scipy's transform is faster than edt's (whose
+#: per-call set-up costs about 0.6 ms); above it, edt is.
+_SMALL_CROP = 200_000
+
+
+def distance_to_label(sub, label, spacing):
+    """Physical distance from each voxel of ``sub`` to the nearest ``label`` voxel."""
+    outside = sub != label
+    if outside.size < _SMALL_CROP:
+        from scipy import ndimage
+
+        return ndimage.distance_transform_edt(outside, sampling=spacing)
+    return edt.edt(outside, anisotropy=spacing, black_border=False)
+
+
+def iter_node_crops(nodes, table, radius, spacing, *, progress=None):
+    """Yield ``(label, slices, sub_nodes, distance)`` for every node.
+
+    ``distance`` is the physical distance to the node within its crop.
+    ``progress`` is called as ``progress(done, total)``.
+    """
+    pad = grow_pad(radius, spacing)
+    total = len(table)
+    for done, row in enumerate(table.itertuples(index=False), start=1):
+        slices = crop_slices(row, pad, nodes.shape)
+        sub = nodes[slices]
+        label = sub.dtype.type(row.label)
+        yield label, slices, sub, lambda s=sub, lab=label: distance_to_label(s, lab, spacing)
+        if progress is not None:
+            progress(done, total)
+
+
+def flat_indices(mask, slices, shape):
+    """Flat indices, in the full volume, of the true voxels of a crop mask."""
+    coords = np.nonzero(mask)
+    coords = [c + s.start for c, s in zip(coords, slices)]
+    return np.ravel_multi_index(coords, shape)
