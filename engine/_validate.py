@@ -149,3 +149,16 @@ def check_graph(graph, *, name="graph"):
             f"multigraph), was {type(graph).__name__}; convert it with nx.Graph(g)"
         )
     return graph
+
+
+def check_count(value, *, name, minimum=1):
+    """Return ``value`` as an int, checking it is a whole number >= ``minimum``.
+
+    >>> check_count(3, name="samples")
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidInputError(f"{name} must be a whole number, was {value!r}")
+    if value < minimum:
+        raise InvalidInputError(f"{name} must be >= {minimum}, was {value!r}")
+    return int(value)
