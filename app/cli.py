@@ -100,7 +100,7 @@ def _run_network(args):
     from engine import io, network
 
     nodes, spacing = io.read_labels(args.nodes, spacing=args.spacing, name="nodes")
-    edges, _ = io.read_labels(args.edges, spacing=spacing, name="edges", allow_empty=True)
+    edges, _ = io.read_labels(args.edges, spacing=spacing, name="edges")
     progress = _Progress("search regions", args.quiet)
     net = network.connect(nodes, edges, search=args.search, spacing=spacing,
                           trunks=args.trunks, bridge=args.bridge, progress=progress)
