@@ -11,7 +11,8 @@ The algorithm, in the order it runs:
    are the *edge objects*; optionally the largest ones ("trunks") are
    dropped.
 3. An edge object links every pair of nodes whose search regions it
-   touches (26-neighbourhood), so a Y-shaped vessel reaching three nodes
+   touches (it has a voxel 26-adjacent to the region: with radius 0, a
+   vessel lying against a node links it), so a Y-shaped vessel reaching three nodes
    links all three pairs. A connecting object that runs straight from one
    search region into a neighbouring one (regions that meet) links those
    two nodes as well; such links get edge ids above those of the pieces.
@@ -137,8 +138,10 @@ def _search_region_candidates(nodes, edges, table, search, spacing, progress):
 
     reach = search * (1 + 1e-6) + 1e-9
     flats, labels, dists = [], [], []
+    # One voxel of margin: a voxel within reach may touch a connecting voxel
+    # just beyond it.
     for label, slices, sub, distance in iter_node_crops(
-        nodes, table, search, spacing, progress=progress
+        nodes, table, search, spacing, margin=1, progress=progress
     ):
         near_vessel = edges[slices] != 0
         if not near_vessel.any():

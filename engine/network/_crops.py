@@ -44,13 +44,15 @@ def distance_to_label(sub, label, spacing):
     return edt.edt(outside, anisotropy=spacing, black_border=False)
 
 
-def iter_node_crops(nodes, table, radius, spacing, *, progress=None):
+def iter_node_crops(nodes, table, radius, spacing, *, margin=0, progress=None):
     """Yield ``(label, slices, sub_nodes, distance)`` for every node.
 
-    ``distance`` is the physical distance to the node within its crop.
-    ``progress`` is called as ``progress(done, total)``.
+    ``distance()`` computes the physical distance to the node within its
+    crop. ``margin`` adds voxels beyond the radius on every side (to see
+    the neighbours of the outermost voxels within reach). ``progress`` is
+    called as ``progress(done, total)``.
     """
-    pad = grow_pad(radius, spacing)
+    pad = tuple(p + margin for p in grow_pad(radius, spacing))
     total = len(table)
     for done, row in enumerate(table.itertuples(index=False), start=1):
         slices = crop_slices(row, pad, nodes.shape)

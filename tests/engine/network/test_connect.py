@@ -28,6 +28,15 @@ def test_vessel_links_its_two_end_nodes():
     assert net.edges.edge_id.nunique() == 1
 
 
+def test_vessel_touching_a_node_face_from_outside_its_bounding_box():
+    nodes = np.zeros((3, 6, 12), np.uint8)
+    nodes[:, 0:3, 0:3] = 1
+    nodes[:, 0:3, 9:12] = 2
+    vessel = np.zeros_like(nodes)
+    vessel[1, 3, :] = 1          # runs along y = 3, just outside both boxes
+    assert pairs(connect(nodes, vessel, search=0.0)) == [(1, 2)]
+
+
 def test_sparse_uint64_ids_are_kept():
     big = (2**40 + 7, 2**63 + 5)
     nodes, vessel = two_nodes_and_vessel(np.uint64, big)
@@ -54,8 +63,10 @@ def test_y_shaped_vessel_links_all_three_pairs_with_one_edge_object():
 def test_vessel_passing_beside_a_third_node():
     nodes, vessel = two_nodes_and_vessel()
     nodes[2, 0, 14] = 30     # third node, 4 voxels beside the vessel (y=4)
-    assert pairs(connect(nodes, vessel, search=3.0)) == [(10, 20)]
-    # With a search radius that reaches the vessel, it is split at node 30.
+    assert pairs(connect(nodes, vessel, search=2.0)) == [(10, 20)]
+    # Radius 3: the vessel touches node 30's search region without entering it.
+    assert pairs(connect(nodes, vessel, search=3.0)) == [(10, 20), (10, 30), (20, 30)]
+    # Radius 4: the vessel enters that region and is split there.
     assert pairs(connect(nodes, vessel, search=4.0)) == [(10, 30), (20, 30)]
 
 
