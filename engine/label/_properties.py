@@ -18,6 +18,10 @@ PROPERTY_COLUMNS = (
 )
 
 
+#: Largest id used directly as an index (cc3d.statistics allocates per id).
+_DIRECT_MAX = 1_000_000
+
+
 def dense_labels(labels):
     """Return ``(dense, ids)`` where ``dense`` numbers objects 1..N.
 
@@ -25,11 +29,13 @@ def dense_labels(labels):
     When the input ids are already small, ``dense`` is the input itself
     (no copy) and ``ids`` maps every value to itself.
     """
+    top = int(labels.max()) if labels.size else 0
+    # Index arrays of size max + 1 stay small: keep the ids as they are.
+    if top <= _DIRECT_MAX:
+        return labels, np.arange(top + 1, dtype=np.uint64)
     present = fastremap.unique(labels)
     present = present[present != 0]
-    top = int(present[-1]) if present.size else 0
-    # Dense enough: index arrays of size max+1 stay small, keep the ids as they are.
-    if top <= 4 * present.size + 65536:
+    if top <= 4 * present.size:
         return labels, np.arange(top + 1, dtype=np.uint64)
     dense, mapping = fastremap.renumber(labels, preserve_zero=True, in_place=False)
     ids = np.zeros(len(mapping), dtype=np.uint64)

@@ -28,14 +28,14 @@ import numpy as np
 
 from .._validate import check_distance, check_labels, check_same_shape, check_spacing
 from ..label import label_properties
-from ._crops import flat_indices, iter_node_crops
-from ._neighbours import OFFSETS, shifted
+from ._crops import default_workers, distance_to_label, flat_indices, map_crops, node_crops
+from ._neighbours import OFFSETS, Neighbourhood
 from ._pieces import label_pieces
 
 
 
 def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=None,
-            keep_edge_labels=False, progress=None):
+            keep_edge_labels=False, progress=None, workers=None):
     """Build the network of ``nodes`` linked through connecting objects.
 
     Parameters
@@ -58,6 +58,8 @@ def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=N
         Also return the volume of edge objects (ids as in the edge table).
     progress : callable, optional
         Called as ``progress(done, total)`` while node crops are processed.
+    workers : int, optional
+        Threads to use (default: every core this process may use).
 
     Returns
     -------
@@ -90,8 +92,9 @@ def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=N
         edges = _bridge(edges, check_distance(bridge, name="bridge"), spacing)
 
     table = label_properties(nodes, spacing=spacing)
+    workers = default_workers() if workers is None else max(int(workers), 1)
     cand_flat, cand_region = _search_region_candidates(
-        nodes, edges, table, search, spacing, progress
+        nodes, edges, table, search, spacing, progress, workers
     )
     is_vessel = edges.reshape(-1)[cand_flat] != 0
     coords = np.stack(np.unravel_index(cand_flat, nodes.shape), axis=1)
@@ -99,7 +102,7 @@ def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=N
     # Cut the connecting objects at the search regions; label what is left.
     pieces = label_pieces(
         edges, cand_flat[is_vessel], cand_flat, coords, cand_region,
-        keep_volume=keep_edge_labels,
+        keep_volume=keep_edge_labels, workers=workers,
     )
     touches = pieces.touches
     if trunks and pieces.n:
@@ -128,7 +131,7 @@ def _bridge(edges, distance, spacing):
     return (edt.edt(mask, anisotropy=spacing, black_border=False) <= distance).view(np.uint8)
 
 
-def _search_region_candidates(nodes, edges, table, search, spacing, progress):
+def _search_region_candidates(nodes, edges, table, search, spacing, progress, workers):
     """Search-region labels on and beside every connecting voxel.
 
     Returns sorted flat indices and, for each, the node whose search region
@@ -137,29 +140,27 @@ def _search_region_candidates(nodes, edges, table, search, spacing, progress):
     from scipy import ndimage
 
     reach = search * (1 + 1e-6) + 1e-9
-    flats, labels, dists = [], [], []
-    # One voxel of margin: a voxel within reach may touch a connecting voxel
-    # just beyond it.
-    for label, slices, sub, distance in iter_node_crops(
-        nodes, table, search, spacing, margin=1, progress=progress
-    ):
+
+    def one_node(label, slices):
         near_vessel = edges[slices] != 0
         if not near_vessel.any():
-            continue
+            return None
         # Voxels on or 26-adjacent to a connecting voxel are all we look at.
         near_vessel = ndimage.maximum_filter(near_vessel.view(np.uint8), size=3) > 0
-        dist = distance()
+        dist = distance_to_label(nodes[slices], label, spacing)
         hit = near_vessel & (dist <= reach)
         if not hit.any():
-            continue
-        flats.append(flat_indices(hit, slices, nodes.shape))
-        labels.append(np.full(flats[-1].size, label, dtype=np.uint64))
-        dists.append(dist[hit])
-    if not flats:
+            return None
+        flat = flat_indices(hit, slices, nodes.shape)
+        return flat, np.full(flat.size, label, dtype=np.uint64), dist[hit]
+
+    # One voxel of margin: a voxel within reach may touch a connecting voxel
+    # just beyond it.
+    crops = node_crops(nodes, table, search, spacing, margin=1)
+    found = [r for r in map_crops(one_node, crops, workers=workers, progress=progress) if r]
+    if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    flat = np.concatenate(flats)
-    label = np.concatenate(labels)
-    dist = np.concatenate(dists)
+    flat, label, dist = (np.concatenate(parts) for parts in zip(*found))
     # Nearest node wins; the stable sort gives ties to the smaller label.
     order = np.lexsort((dist, flat))
     flat, label = flat[order], label[order]
@@ -171,17 +172,19 @@ def _search_region_candidates(nodes, edges, table, search, spacing, progress):
 def _region_crossings(coords, cand_flat, cand_region, is_vessel, shape):
     """Unique (node a, node b) pairs joined by a connecting voxel crossing
     straight from a's search region into b's."""
-    vessel_coords = coords[is_vessel]
     vessel_region = cand_region[is_vessel]
     vessel_flat = cand_flat[is_vessel]  # sorted, since cand_flat is
+    if not vessel_flat.size:
+        return np.zeros((0, 2), np.uint64)
+    hood = Neighbourhood(coords[is_vessel], shape)
     found = []
     # Half of the offsets suffice: each crossing is seen from one side.
     for offset in OFFSETS[: len(OFFSETS) // 2]:
-        flat, inside = shifted(vessel_coords, offset, shape)
+        flat, which = hood.shift(offset)
         pos = np.searchsorted(vessel_flat, flat)
         pos[pos == vessel_flat.size] = 0
         is_in = vessel_flat[pos] == flat
-        here = vessel_region[inside][is_in]
+        here = vessel_region[which[is_in]]
         there = vessel_region[pos[is_in]]
         differ = here != there
         if differ.any():

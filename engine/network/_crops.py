@@ -44,23 +44,51 @@ def distance_to_label(sub, label, spacing):
     return edt.edt(outside, anisotropy=spacing, black_border=False)
 
 
-def iter_node_crops(nodes, table, radius, spacing, *, margin=0, progress=None):
-    """Yield ``(label, slices, sub_nodes, distance)`` for every node.
+def node_crops(nodes, table, radius, spacing, *, margin=0):
+    """``(label, slices)`` of every node's bounding box grown by ``radius``.
 
-    ``distance()`` computes the physical distance to the node within its
-    crop. ``margin`` adds voxels beyond the radius on every side (to see
-    the neighbours of the outermost voxels within reach). ``progress`` is
-    called as ``progress(done, total)``.
+    ``margin`` adds voxels beyond the radius on every side (to see the
+    neighbours of the outermost voxels within reach).
     """
     pad = tuple(p + margin for p in grow_pad(radius, spacing))
-    total = len(table)
-    for done, row in enumerate(table.itertuples(index=False), start=1):
-        slices = crop_slices(row, pad, nodes.shape)
-        sub = nodes[slices]
-        label = sub.dtype.type(row.label)
-        yield label, slices, sub, lambda s=sub, lab=label: distance_to_label(s, lab, spacing)
+    dtype = nodes.dtype.type
+    return [
+        (dtype(row.label), crop_slices(row, pad, nodes.shape))
+        for row in table.itertuples(index=False)
+    ]
+
+
+def map_crops(func, crops, *, workers=1, progress=None):
+    """Yield ``func(label, slices)`` for every crop, in order.
+
+    With ``workers > 1`` crops run in threads (scipy's and edt's transforms
+    release the GIL). ``progress`` is called as ``progress(done, total)``.
+    """
+    total = len(crops)
+    if workers > 1 and total > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            for done, result in enumerate(pool.map(lambda c: func(*c), crops), start=1):
+                if progress is not None:
+                    progress(done, total)
+                yield result
+        return
+    for done, crop in enumerate(crops, start=1):
+        result = func(*crop)
         if progress is not None:
             progress(done, total)
+        yield result
+
+
+def default_workers():
+    """Threads to use: the cores this process may run on."""
+    import os
+
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def flat_indices(mask, slices, shape):

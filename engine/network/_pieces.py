@@ -14,10 +14,10 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ._neighbours import OFFSETS, shifted
+from ._neighbours import OFFSETS, Neighbourhood
 
-#: Planes per slab; 32 planes of 1024 x 1024 uint32 is 128 MB.
-SLAB_PLANES = 32
+#: Planes per slab; 16 planes of 1024 x 1024 uint32 is 64 MB per thread.
+SLAB_PLANES = 16
 
 
 class Pieces:
@@ -41,20 +41,21 @@ class Pieces:
 
 
 def label_pieces(edges, cut_flat, cand_flat, cand_coords, cand_region, *,
-                 keep_volume=False, slab=SLAB_PLANES):
+                 keep_volume=False, slab=None, workers=1):
     """Connected pieces of ``edges`` with the voxels ``cut_flat`` removed.
 
     ``cand_*`` describe the search-region voxels (sorted flat index, (z, y,
     x) coordinates, node label) whose neighbouring piece ids are wanted.
+    Slabs are labelled in ``workers`` threads (cc3d releases the GIL).
     """
     shape = edges.shape
     plane = shape[1] * shape[2]
+    slab = slab or SLAB_PLANES
     binary = bool(edges.max() <= 1)
-    offset = 0
-    glue, found, size_ids, size_counts = [], [], [], []
     volume = np.zeros(shape, np.uint32) if keep_volume else None
-    previous = None  # (offset, local labels of the previous slab's last two planes)
-    for z0 in range(0, shape[0], slab):
+    starts = list(range(0, shape[0], slab))
+
+    def one_slab(z0):
         z1 = min(z0 + slab, shape[0])
         h0, h1 = max(z0 - 1, 0), min(z1 + 1, shape[0])
         outer = edges[h0:h1].copy()
@@ -64,57 +65,69 @@ def label_pieces(edges, cut_flat, cand_flat, cand_coords, cand_region, *,
             outer, connectivity=26, return_N=True, binary_image=binary
         )
         del outer
-        local = local.astype(np.int64, copy=False) if local.dtype == np.uint64 else local
-        if previous is not None:
-            prev_offset, prev_planes = previous
-            mine = local[: z0 - h0 + 1]  # planes z0 - 1 and z0
-            both = (prev_planes > 0) & (mine > 0)
-            if both.any():
-                glue.append(np.stack(
-                    [prev_planes[both].astype(np.int64) + prev_offset,
-                     mine[both].astype(np.int64) + offset], 1))
-        core = local[z0 - h0: z0 - h0 + (z1 - z0)]
-        ids, counts = np.unique(core[core > 0], return_counts=True)
-        size_ids.append(ids.astype(np.int64) + offset)
-        size_counts.append(counts)
+        core = local[z0 - h0: z1 - h0]
+        counts = np.bincount(core.reshape(-1), minlength=int(n_local) + 1)[1:]
         if keep_volume:
-            volume[z0:z1] = np.where(core > 0, core.astype(np.uint32) + offset, 0)
+            volume[z0:z1] = core
         lo, hi = np.searchsorted(cand_flat, [z0 * plane, z1 * plane])
+        touches = None
         if hi > lo:
-            found.append(_touches_in_slab(
-                local, h0, cand_coords[lo:hi], cand_region[lo:hi], offset))
-        previous = (offset, local[z1 - 1 - h0: z1 + 1 - h0].copy() if z1 < shape[0] else None)
-        offset += int(n_local)
-    final, n = _resolve(offset, glue)
+            touches = _touches_in_slab(local, h0, cand_coords[lo:hi], cand_region[lo:hi])
+        # Planes z0 - 1, z0 (shared with the slab below) and z1 - 1, z1 (above).
+        below = local[: z0 - h0 + 1].copy() if z0 > 0 else None
+        above = local[z1 - 1 - h0: z1 + 1 - h0].copy() if z1 < shape[0] else None
+        return int(n_local), counts, touches, below, above
+
+    if workers > 1 and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(one_slab, starts))
+    else:
+        results = [one_slab(z0) for z0 in starts]
+
+    offsets = np.cumsum([0] + [r[0] for r in results])
+    glue, found = [], []
+    for k, (_n, _counts, touches, below, _above) in enumerate(results):
+        if touches is not None and len(touches):
+            found.append(touches + np.array([offsets[k], 0], np.uint64))
+        if below is not None:
+            above = results[k - 1][4]
+            both = (above > 0) & (below > 0)
+            if both.any():
+                glue.append(np.stack([above[both].astype(np.int64) + offsets[k - 1],
+                                      below[both].astype(np.int64) + offsets[k]], 1))
+    final, n = _resolve(int(offsets[-1]), glue)
     sizes = np.zeros(n + 1, np.int64)
-    if size_ids:
-        np.add.at(sizes, final[np.concatenate(size_ids)], np.concatenate(size_counts))
+    for k, (n_local, counts, *_rest) in enumerate(results):
+        np.add.at(sizes, final[offsets[k] + 1: offsets[k] + 1 + n_local], counts)
     touches = np.zeros((0, 2), np.uint64)
-    found = [f for f in found if len(f)]
     if found:
         both = np.concatenate(found)
         touches = np.unique(
             np.stack([final[both[:, 0]].astype(np.uint64), both[:, 1]], 1), axis=0)
     if keep_volume:
-        # Apply the final numbering slab by slab to keep memory flat.
-        for z0 in range(0, shape[0], slab):
+        for k, z0 in enumerate(starts):
             part = volume[z0:z0 + slab]
-            part[...] = final[part].astype(np.uint32)
+            # Provisional id = local id + slab offset; background stays 0.
+            lookup = np.zeros(results[k][0] + 1, np.uint32)
+            lookup[1:] = final[offsets[k] + 1: offsets[k] + 1 + results[k][0]]
+            part[...] = lookup[part]
     return Pieces(n, touches, sizes, volume)
 
 
-def _touches_in_slab(local, h0, coords, region, offset):
-    """(provisional piece id, node) for pieces next to search-region voxels."""
-    coords = coords - np.array([h0, 0, 0])
+def _touches_in_slab(local, h0, coords, region):
+    """(local piece id, node) for pieces next to search-region voxels."""
+    hood = Neighbourhood(coords - np.array([h0, 0, 0]), local.shape)
+    flat_local = local.reshape(-1)
     out = []
     for off in OFFSETS:
-        flat, inside = shifted(coords, off, local.shape)
-        piece = local.reshape(-1)[flat]
+        flat, which = hood.shift(off)
+        piece = flat_local[flat]
         hit = piece > 0
         if hit.any():
             out.append(np.stack(
-                [piece[hit].astype(np.uint64) + np.uint64(offset),
-                 region[inside][hit].astype(np.uint64)], 1))
+                [piece[hit].astype(np.uint64), region[which[hit]].astype(np.uint64)], 1))
     if not out:
         return np.zeros((0, 2), np.uint64)
     return np.unique(np.concatenate(out), axis=0)

@@ -5,7 +5,7 @@ import numpy as np
 from .._errors import InvalidInputError
 from .._validate import check_distance, check_labels, check_spacing
 from ..label import label_properties
-from ._crops import iter_node_crops
+from ._crops import default_workers, distance_to_label, map_crops, node_crops
 
 
 def proximity(nodes, *, radius=None, k=None, spacing=(1.0, 1.0, 1.0), progress=None):
@@ -98,25 +98,30 @@ def surface_proximity(nodes, *, distance, spacing=(1.0, 1.0, 1.0), progress=None
     nodes = check_labels(nodes, name="nodes")
     spacing = check_spacing(spacing)
     table = label_properties(nodes, spacing=spacing)
-    found_a, found_b, found_d = [], [], []
-    for label, _slices, sub, dist_fn in iter_node_crops(
-        nodes, table, reach, spacing, progress=progress
-    ):
+    limit = reach * (1 + 1e-6) + 1e-9
+
+    def one_node(label, slices):
+        sub = nodes[slices]
         others = (sub != 0) & (sub != label)
         if not others.any():
-            continue
-        dist = dist_fn()
-        hit = others & (dist <= reach * (1 + 1e-6) + 1e-9)
+            return None
+        dist = distance_to_label(sub, label, spacing)
+        hit = others & (dist <= limit)
         if not hit.any():
-            continue
+            return None
         other_labels, dists = sub[hit], dist[hit]
         order = np.lexsort((dists, other_labels))
         other_labels, dists = other_labels[order], dists[order]
         first = np.r_[True, other_labels[1:] != other_labels[:-1]]
         keep = other_labels[first] > label  # each pair once
-        found_a.append(np.full(keep.sum(), label, np.uint64))
-        found_b.append(other_labels[first][keep].astype(np.uint64))
-        found_d.append(dists[first][keep].astype(np.float64))
+        return (np.full(keep.sum(), label, np.uint64),
+                other_labels[first][keep].astype(np.uint64),
+                dists[first][keep].astype(np.float64))
+
+    crops = node_crops(nodes, table, reach, spacing)
+    found = [r for r in map_crops(one_node, crops, workers=default_workers(),
+                                  progress=progress) if r]
+    found_a, found_b, found_d = zip(*found) if found else ((), (), ())
     cat = lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt)  # noqa: E731
     edges = _pairs_table(cat(found_a, np.uint64), cat(found_b, np.uint64), cat(found_d, float))
     return Network(

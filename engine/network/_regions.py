@@ -4,7 +4,7 @@ import numpy as np
 
 from .._validate import check_distance, check_labels, check_spacing
 from ..label import label_properties
-from ._crops import iter_node_crops
+from ._crops import distance_to_label, node_crops
 
 
 def search_regions(nodes, *, search, spacing=(1.0, 1.0, 1.0), progress=None):
@@ -29,10 +29,11 @@ def search_regions(nodes, *, search, spacing=(1.0, 1.0, 1.0), progress=None):
     regions = np.zeros_like(nodes)
     best = np.full(nodes.shape, np.inf, dtype=np.float32)
     # Larger labels first so that, on equal distance, the smaller one wins.
-    for label, slices, _sub, dist_fn in iter_node_crops(
-        nodes, table, search, spacing, progress=progress
-    ):
-        dist = dist_fn()
+    crops = node_crops(nodes, table, search, spacing)
+    for done, (label, slices) in enumerate(crops, start=1):
+        dist = distance_to_label(nodes[slices], label, spacing)
+        if progress is not None:
+            progress(done, len(crops))
         win = (dist <= reach) & (dist <= best[slices])
         regions[slices][win] = label
         best[slices][win] = dist[win]
