@@ -19,7 +19,7 @@ def main(nodes_path, edges_path, search, dz, dy, dx, out_path):
     load_s = time.perf_counter() - t0
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import engine
+    import engine.network  # imported before the clock, as NetTracer3D's module is
 
     t0 = time.perf_counter()
     net = engine.network.connect(nodes, edges, search=search, spacing=(dz, dy, dx))

@@ -62,7 +62,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 NODES_PER_VOXEL = 200 / 256**3  # ~200 nodes at 256^3, ~1600 at 512^3
-TOOLS = {"nettracer3d": "_run_nettracer3d.py", "plexus": "_run_plexus.py", "floor": "_run_baseline.py"}
+TOOLS = {"nettracer3d": "_run_nettracer3d.py", "nettracer3d-edt": "_run_nettracer3d.py",
+         "plexus": "_run_plexus.py", "floor": "_run_baseline.py"}
 
 
 def phantom_files(cache, shape, spacing, seed):
@@ -152,7 +153,9 @@ def run_case(args, label, shape, spacing):
     cache = Path(args.cache_dir)
     paths, meta = phantom_files(cache, shape, spacing, args.seed)
     truth = meta["true_edges"]
-    pythons = {"nettracer3d": args.peer_python, "plexus": args.plexus_python, "floor": args.plexus_python}
+    pythons = {"nettracer3d": args.peer_python, "nettracer3d-edt": args.peer_python,
+               "plexus": args.plexus_python, "floor": args.plexus_python}
+    pythonpaths = {"nettracer3d": args.peer_pythonpath, "nettracer3d-edt": args.peer_edt_path}
     row = dict(case=label, shape=list(shape), spacing=list(spacing), nodes=meta["n_nodes"],
                voxels=int(np.prod(shape)), true_edges=len(truth), search=meta["search"],
                generation_s=meta["generation_s"], runs={})
@@ -165,7 +168,7 @@ def run_case(args, label, shape, spacing):
             for k in range(args.repeat):
                 r = run_child(pythons[tool], tool, paths, meta["search"], spacing,
                               cache / f"out_{label}_{tool}.json", args.timeout, log,
-                              args.peer_pythonpath if tool == "nettracer3d" else None)
+                              pythonpaths.get(tool))
                 runs.append(r)
                 extra = "" if "edt" not in r else (" [edt fast path]" if r["edt"] else " [no edt: scipy fallback]")
                 print(f"   {tool:12s} run {k + 1}: call {r.get('call_s', float('nan')):8.2f} s, process "
@@ -186,6 +189,11 @@ def run_case(args, label, shape, spacing):
         row["speed_nt_over_plexus"] = nt["call_s"] / px["call_s"]
         row["speed_process"] = nt["process_s"] / px["process_s"]
         row["mem_plexus_over_nt"] = px["peak_rss"] / nt["peak_rss"]
+    edt = row["runs"].get("nettracer3d-edt", {})
+    if edt.get("ok") and px.get("ok"):
+        row["agree_edt"] = compare(px["edges"], edt["edges"])
+        row["speed_edt_over_plexus"] = edt["call_s"] / px["call_s"]
+        row["mem_plexus_over_edt"] = px["peak_rss"] / edt["peak_rss"]
     for r in row["runs"].values():
         r.pop("edges", None)
     return row
@@ -193,10 +201,12 @@ def run_case(args, label, shape, spacing):
 
 def print_table(rows):
     head = ["case", "nodes", "voxels", "floor s", "NT s (proc)", "Plexus s (proc)", "speed",
-            "NT RSS", "Plexus RSS", "mem", "agree", "P=truth", "NT=truth"]
+            "NT RSS", "Plexus RSS", "mem", "agree", "P=truth", "NT=truth",
+            "NT+edt s", "speed", "NT+edt RSS", "mem", "agree"]
     lines = []
     for row in rows:
-        nt, px, fl = (row["runs"].get(t, {}) for t in ("nettracer3d", "plexus", "floor"))
+        nt, px, fl, edt = (row["runs"].get(t, {})
+                           for t in ("nettracer3d", "plexus", "floor", "nettracer3d-edt"))
 
         def t(r):
             return f"{r['call_s']:.2f} ({r['process_s']:.1f})" if r.get("ok") else "-"
@@ -209,6 +219,11 @@ def print_table(rows):
             gb(nt.get("peak_rss")), gb(px.get("peak_rss")),
             f"{row['mem_plexus_over_nt']:.2f}" if "mem_plexus_over_nt" in row and not aniso else "-",
             verdict(row.get("agree")) if not aniso else "n/a", verdict(px.get("truth")), verdict(nt.get("truth")),
+            t(edt),
+            f"{row['speed_edt_over_plexus']:.1f}x" if "speed_edt_over_plexus" in row and not aniso else "-",
+            gb(edt.get("peak_rss")),
+            f"{row['mem_plexus_over_edt']:.2f}" if "mem_plexus_over_edt" in row and not aniso else "-",
+            verdict(row.get("agree_edt")) if not aniso else "n/a",
         ])
     widths = [max(len(x) for x in col) for col in zip(head, *lines)]
     print()
@@ -224,16 +239,22 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool (median time, max memory)")
     ap.add_argument("--quick", action="store_true", help="a single 128^3 case (smoke run)")
     ap.add_argument("--aniso", action="store_true", help="add a 256^3-voxel case with spacing (2, 1, 1)")
-    ap.add_argument("--tools", nargs="+", default=["nettracer3d", "plexus"], choices=["nettracer3d", "plexus"])
+    ap.add_argument("--tools", nargs="+", default=None, choices=["nettracer3d", "nettracer3d-edt", "plexus"],
+                    help="default: nettracer3d, nettracer3d-edt (when --peer-edt-path is set), plexus")
     ap.add_argument("--peer-python", default=os.environ.get("PLEXUS_PEER_PYTHON", "/work/peer-venv/bin/python"))
     ap.add_argument("--peer-pythonpath", default=os.environ.get("PLEXUS_PEER_PYTHONPATH"),
                     help="extra PYTHONPATH for the NetTracer3D child (e.g. a --target dir holding edt)")
+    ap.add_argument("--peer-edt-path", default=os.environ.get("PLEXUS_PEER_EDT_PATH"),
+                    help="a --target dir holding edt and xs3d: adds a NetTracer3D run on its edt "
+                         "fast path (the configuration of `pip install nettracer3d[edt]`)")
     ap.add_argument("--plexus-python", default=sys.executable)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per child run")
     ap.add_argument("--cache-dir", default=str(HERE / ".cache"))
     ap.add_argument("--out", default=str(HERE / "results" / "network.json"))
     args = ap.parse_args(argv)
+    if args.tools is None:
+        args.tools = ["nettracer3d", *(["nettracer3d-edt"] if args.peer_edt_path else []), "plexus"]
 
     cases = [(f"{s}^3", (s, s, s), (1.0, 1.0, 1.0)) for s in ([128] if args.quick else args.sizes)]
     if args.aniso:

@@ -111,6 +111,7 @@ def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=N
         if pieces.volume is not None:
             fastremap.mask(pieces.volume, [int(i) for i in order], in_place=True)
     crossings = _region_crossings(coords, cand_flat, cand_region, is_vessel, nodes.shape)
+    del coords, cand_flat, cand_region, is_vessel
     rows = _link_rows(touches, crossings, first_inner_id=pieces.n + 1)
 
     edge_table = _edge_table(rows)
@@ -141,7 +142,11 @@ def _search_region_candidates(nodes, edges, table, search, spacing, progress, wo
 
     reach = search * (1 + 1e-6) + 1e-9
 
+    labels = table["label"].to_numpy(np.uint64)
+    row_of = {int(label): k for k, label in enumerate(labels)}
+
     def one_node(label, slices):
+        row = row_of[int(label)]
         near_vessel = edges[slices] != 0
         if not near_vessel.any():
             return None
@@ -152,7 +157,7 @@ def _search_region_candidates(nodes, edges, table, search, spacing, progress, wo
         if not hit.any():
             return None
         flat = flat_indices(hit, slices, nodes.shape)
-        return flat, np.full(flat.size, label, dtype=np.uint64), dist[hit]
+        return flat, np.full(flat.size, row, dtype=np.int32), dist[hit].astype(np.float32)
 
     # One voxel of margin: a voxel within reach may touch a connecting voxel
     # just beyond it.
@@ -160,13 +165,16 @@ def _search_region_candidates(nodes, edges, table, search, spacing, progress, wo
     found = [r for r in map_crops(one_node, crops, workers=workers, progress=progress) if r]
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    flat, label, dist = (np.concatenate(parts) for parts in zip(*found))
-    # Nearest node wins; the stable sort gives ties to the smaller label.
+    flat, row, dist = (np.concatenate(parts) for parts in zip(*found))
+    del found
+    # Nearest node wins; the stable sort gives ties to the smaller label
+    # (table rows are sorted by label).
     order = np.lexsort((dist, flat))
-    flat, label = flat[order], label[order]
+    del dist
+    flat, row = flat[order], row[order]
     first = np.ones(flat.size, bool)
     first[1:] = flat[1:] != flat[:-1]
-    return flat[first], label[first]
+    return flat[first], labels[row[first]]
 
 
 def _region_crossings(coords, cand_flat, cand_region, is_vessel, shape):
