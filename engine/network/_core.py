@@ -69,10 +69,16 @@ class Network:
         return graph
 
     def statistics(self):
-        """Whole-network statistics (see :func:`network_statistics`)."""
+        """Whole-network statistics (see :func:`network_statistics`).
+
+        Computed once (exact betweenness is the costly part) and reused by
+        ``save`` and the command line; a new dict is returned each time.
+        """
         from ._stats import network_statistics
 
-        return network_statistics(self.graph)
+        if "_statistics" not in self.__dict__:
+            self.__dict__["_statistics"] = network_statistics(self.graph)
+        return dict(self.__dict__["_statistics"])
 
     def node_table(self, *, community_method="louvain", seed=0):
         """Node properties joined with degree, centralities and community."""

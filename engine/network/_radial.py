@@ -5,7 +5,6 @@ attributes ``z``, ``y``, ``x``) of the two nodes an edge joins, so they
 are recomputed from the nodes rather than read from the edge.
 """
 
-import math
 
 import numpy as np
 import pandas as pd
