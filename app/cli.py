@@ -69,6 +69,14 @@ def build_parser():
     demo.add_argument("--out", type=Path, default=Path(DEMO_OUT), metavar="DIR")
     demo.add_argument("--search", type=float, default=DEMO_SEARCH, metavar="R")
     demo.add_argument("--quiet", action="store_true")
+
+    serve = sub.add_parser("serve", help="serve the dashboards in the browser (panel serve)")
+    serve.add_argument("--port", type=int, default=5006, metavar="P")
+    serve.add_argument("--address", default="127.0.0.1", metavar="A",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--dashboards", type=Path, metavar="DIR",
+                       help="folder of dashboard notebooks (default: the project's dashboards/)")
+    serve.add_argument("--show", action="store_true", help="open a browser")
     return parser
 
 
@@ -157,7 +165,15 @@ def _summary(net, out, quiet):
           f"({len(net.edges)} node pairs per connecting object); results in {out}/")
 
 
-_COMMANDS = {"network": _run_network, "proximity": _run_proximity, "demo": _run_demo}
+def _run_serve(args):
+    from . import serve
+
+    serve.serve(port=args.port, address=args.address, directory=args.dashboards,
+                show=args.show)
+
+
+_COMMANDS = {"network": _run_network, "proximity": _run_proximity, "demo": _run_demo,
+             "serve": _run_serve}
 
 
 def main(argv=None):

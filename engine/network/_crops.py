@@ -68,11 +68,15 @@ def map_crops(func, crops, *, workers=1, progress=None):
     if workers > 1 and total > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(workers) as pool:
+        pool = ThreadPoolExecutor(workers)
+        try:
             for done, result in enumerate(pool.map(lambda c: func(*c), crops), start=1):
                 if progress is not None:
                     progress(done, total)
                 yield result
+        finally:
+            # A progress callback raises to cancel: drop the crops still queued.
+            pool.shutdown(wait=True, cancel_futures=True)
         return
     for done, crop in enumerate(crops, start=1):
         result = func(*crop)
