@@ -6,7 +6,7 @@ hues, none close to black or white). Index 0 is the background
 (transparent) and index 255 is kept for the selection (white).
 
 >>> color_index(np.array([0, 1, 254, 255, 2**40]))
-array([  0,   1, 254,   1, 138], dtype=uint8)
+array([  0,   1, 254,   1,  32], dtype=uint8)
 >>> label_color(1)
 '#d60000'
 """

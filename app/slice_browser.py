@@ -23,7 +23,7 @@ from bokeh.palettes import Cividis256, Greys256, Inferno256, Magma256, Viridis25
 from bokeh.plotting import figure
 
 from . import slices
-from .palette import PALETTE, SELECTED_INDEX, color_index
+from .palette import PALETTE, SELECTED_INDEX, color_index, label_color  # noqa: F401
 from .workspace import LAYERS, Workspace
 
 COLORMAPS = {
@@ -32,6 +32,19 @@ COLORMAPS = {
 }
 #: Hover texts are sent once per layer; beyond this many labels only ids show.
 MAX_HOVER_LABELS = 20_000
+#: Up to this many labels per layer, pixels carry label codes (palette per code).
+MAX_CODED_LABELS = 65_536
+
+
+class PlaneSlider(pn.widgets.IntSlider):
+    """IntSlider whose changes reach Python at once.
+
+    Panel batches browser events for 50 ms (``_debounce``) before running
+    callbacks; for a slice slider that is half the latency budget of a
+    step, so this slider waits only 5 ms.
+    """
+
+    _debounce = 5
 
 
 class SliceBrowser(param.Parameterized):
@@ -61,8 +74,8 @@ class SliceBrowser(param.Parameterized):
     >>> ws = Workspace(); ws.set_volumes(labels={"nodes": nodes})
     >>> browser = SliceBrowser(workspace=ws, display_size=25)
     >>> frame = browser.frame()
-    >>> frame["color"].shape, int(frame["color"].max())
-    ((20, 25), 9)
+    >>> frame["code"].shape, frame["palette"][frame["code"].max()] == label_color(9)
+    ((20, 25), True)
     """
 
     workspace = param.ClassSelector(class_=Workspace)
@@ -130,34 +143,50 @@ class SliceBrowser(param.Parameterized):
         Returns
         -------
         dict
-            ``image`` (uint8, or None without an image), ``color``
-            (uint8 palette index, 255 = selected; None without overlay),
-            ``code`` (index into :meth:`layer_ids`, for hover), ``width``
-            and ``height`` (physical), ``step`` (the stride used).
+            ``image`` (uint8, or None without an image); ``code`` (the
+            overlay as small integers, or None without overlay) and
+            ``palette`` (one colour per code), so that the colour of a
+            pixel is ``palette[code]``; ``width`` and ``height``
+            (physical); ``step`` (the stride used). Up to
+            :data:`MAX_CODED_LABELS` labels, a code is the index of the
+            label in :meth:`layer_ids` (hover decodes it); beyond, codes
+            are palette indices.
         """
         ws = self.workspace
         shape = ws.shape
         if shape is None:
-            return {"image": None, "color": None, "code": None, "width": 1.0,
+            return {"image": None, "code": None, "palette": [], "width": 1.0,
                     "height": 1.0, "step": 1}
         rows, cols = (shape[slices.axis_number(a)] for a in slices.plane_axes(self.axis))
         step = slices.display_step((rows, cols), self.display_size)
-        image = color = code = None
+        image = code = None
+        palette = []
         if ws.image is not None:
             raw = slices.plane(ws.image, self.axis, self.index, step)
             image = slices.to_uint8(raw, *self.clim)
         if self.overlay != "none" and self.overlay in ws.labels:
             labels = slices.plane(ws.labels[self.overlay], self.axis, self.index, step)
-            color = color_index(labels)
-            if self.overlay == "nodes" and ws.selected is not None:
-                color[labels == ws.selected] = SELECTED_INDEX
-            ids = self.layer_ids(self.overlay)
-            code = np.searchsorted(ids, labels).astype(
-                np.uint16 if len(ids) < 2**16 else np.uint32
-            )
+            code, palette = self._encode(labels)
         width, height = slices.physical_extent(shape, self.axis, ws.spacing)
-        return {"image": image, "color": color, "code": code, "width": width,
+        return {"image": image, "code": code, "palette": palette, "width": width,
                 "height": height, "step": step}
+
+    def _encode(self, labels):
+        selected = self.workspace.selected if self.overlay == "nodes" else None
+        ids = self.layer_ids(self.overlay)
+        if len(ids) <= MAX_CODED_LABELS:
+            # One byte or two per pixel, and a selection only changes the palette.
+            code = np.searchsorted(ids, labels).astype(np.uint8 if len(ids) <= 256 else np.uint16)
+            palette = [PALETTE[i] for i in color_index(ids)]
+            if selected is not None:
+                where = np.searchsorted(ids, selected)
+                if where < len(ids) and ids[where] == selected:
+                    palette[where] = PALETTE[SELECTED_INDEX]
+            return code, palette
+        code = color_index(labels)
+        if selected is not None:
+            code[labels == selected] = SELECTED_INDEX
+        return code, list(PALETTE)
 
     def layer_ids(self, layer):
         """Sorted label ids of a layer (0 included), computed once."""
@@ -173,7 +202,9 @@ class SliceBrowser(param.Parameterized):
         if key in self._layer_cache:
             return self._layer_cache[key]
         ids = self.layer_ids(layer)
-        if len(ids) > MAX_HOVER_LABELS:
+        if len(ids) > MAX_CODED_LABELS:
+            texts = []  # codes are palette indices then: nothing to decode
+        elif len(ids) > MAX_HOVER_LABELS:
             texts = [str(int(i)) if i else "" for i in ids]
         else:
             texts = [self._describe(layer, int(i)) if i else "" for i in ids]
@@ -227,8 +258,8 @@ class _SliceView:
 
     def __init__(self, browser, *, height):
         self.browser = browser
-        self.source = ColumnDataSource(self._data(browser.frame()))
         frame = browser.frame()
+        self.source = ColumnDataSource(self._data(frame), name="plexus-slice-source")
         fig = figure(
             height=height, sizing_mode="stretch_width", match_aspect=True,
             tools="pan,wheel_zoom,box_zoom,reset", active_scroll="wheel_zoom",
@@ -243,10 +274,11 @@ class _SliceView:
             "image", x=0, y=0, dw="dw", dh="dh", source=self.source,
             color_mapper=self.image_mapper,
         )
-        label_mapper = LinearColorMapper(palette=PALETTE, low=0, high=255)
+        self.label_mapper = LinearColorMapper(palette=PALETTE)
+        self._set_palette(frame["palette"])
         self.label_glyph = fig.image(
-            "color", x=0, y=0, dw="dw", dh="dh", source=self.source,
-            color_mapper=label_mapper, global_alpha=browser.opacity,
+            "code", x=0, y=0, dw="dw", dh="dh", source=self.source,
+            color_mapper=self.label_mapper, global_alpha=browser.opacity,
         )
         self.describe = CustomJSHover(
             args={"texts": []}, code="return texts[value] || '';"
@@ -272,7 +304,7 @@ class _SliceView:
             parameters=["axis", "index", "overlay", "opacity", "cmap", "clim"],
             widgets={
                 "axis": {"type": pn.widgets.RadioButtonGroup},
-                "index": {"type": pn.widgets.IntSlider, "name": "plane"},
+                "index": {"type": PlaneSlider, "name": "plane"},
                 "clim": {"type": pn.widgets.RangeSlider, "name": "contrast"},
             },
             show_name=False, sizing_mode="stretch_width",
@@ -282,7 +314,8 @@ class _SliceView:
         self.layout = pn.Column(self.title, self.pane, widgets, sizing_mode="stretch_width")
         browser.param.watch(self._redraw, ["index", "axis", "clim", "overlay", "display_size"])
         browser.param.watch(self._restyle, ["cmap", "opacity"])
-        browser.workspace.param.watch(self._redraw, ["selected", "image", "labels"])
+        browser.workspace.param.watch(self._redraw, ["image", "labels"])
+        browser.workspace.param.watch(self._on_selected, "selected")
         browser.workspace.param.watch(self._on_cursor, "cursor")
         browser.workspace.param.watch(self._on_table, "node_table")
 
@@ -291,10 +324,15 @@ class _SliceView:
         empty = np.zeros((1, 1), np.uint8)
         return {
             "image": [frame["image"] if frame["image"] is not None else empty],
-            "color": [frame["color"] if frame["color"] is not None else empty],
             "code": [frame["code"] if frame["code"] is not None else empty],
             "dw": [frame["width"]], "dh": [frame["height"]],
         }
+
+    def _set_palette(self, palette):
+        palette = list(palette) or [PALETTE[0]]
+        if palette != list(self.label_mapper.palette):
+            # Bin i is [i - 0.5, i + 0.5): integer codes map exactly, no rounding.
+            self.label_mapper.update(palette=palette, low=-0.5, high=len(palette) - 0.5)
 
     @staticmethod
     def _shape(frame):
@@ -314,13 +352,26 @@ class _SliceView:
     def _redraw(self, *events):
         frame = self.browser.frame()
         self.image_glyph.visible = frame["image"] is not None
-        self.label_glyph.visible = frame["color"] is not None
+        self.label_glyph.visible = frame["code"] is not None
+        if frame["code"] is not None:
+            self._set_palette(frame["palette"])
         self.source.data = self._data(frame)
         if any(e.name in ("axis", "image", "labels", "overlay") for e in events):
             self._update_hover()
             self.figure.xaxis.axis_label, self.figure.yaxis.axis_label = self._axis_labels()
         self._update_spans()
         self.title.object = self._title()
+
+    def _on_selected(self, event):
+        b = self.browser
+        if b.overlay != "nodes" or "nodes" not in b.workspace.labels:
+            self.title.object = self._title()
+        elif len(b.layer_ids("nodes")) <= MAX_CODED_LABELS:
+            # Codes do not change with the selection: only the palette does.
+            self._set_palette(b._encode(np.zeros((1, 1), np.uint8))[1])
+            self.title.object = self._title()
+        else:
+            self._redraw(event)
 
     def _restyle(self, *_):
         self.image_mapper.palette = COLORMAPS[self.browser.cmap]

@@ -5,12 +5,12 @@ its parameters; none of them talks to another directly, so linking the
 slice, 3D, network and table views is "everyone watches ``selected``".
 
 >>> import numpy as np
->>> nodes = np.zeros((4, 5, 6), np.uint8); nodes[1:3, 1:3, 1:3] = 7
+>>> nodes = np.zeros((4, 5, 6), np.uint8); nodes[1:4, 1:4, 1:4] = 7
 >>> ws = Workspace(spacing=(2.0, 1.0, 1.0))
 >>> ws.set_volumes(labels={"nodes": nodes})
 >>> ws.select(7)
 >>> ws.selected, ws.cursor
-(7, (1, 1, 1))
+(7, (2, 2, 2))
 """
 
 import numpy as np

@@ -73,12 +73,14 @@ def test_frame_is_the_plane_at_display_size():
     browser.index = 1
     frame = browser.frame()
     assert frame["step"] == 2
-    assert frame["color"].shape == (20, 30) == frame["image"].shape
-    expected = color_index(nodes[1, ::2, ::2])
-    np.testing.assert_array_equal(frame["color"], expected)
-    # The codes index the layer's ids: decoding them gives the labels back.
+    assert frame["code"].shape == (20, 30) == frame["image"].shape
+    # The codes index the layer's ids: decoding them gives the labels back,
+    # and each pixel's colour is its label's colour.
     ids = browser.layer_ids("nodes")
     np.testing.assert_array_equal(ids[frame["code"]], nodes[1, ::2, ::2])
+    colours = np.array(frame["palette"])[frame["code"]]
+    expected = np.array(PALETTE)[color_index(nodes[1, ::2, ::2])]
+    np.testing.assert_array_equal(colours, expected)
     low, high = browser.clim
     np.testing.assert_array_equal(frame["image"], slices.to_uint8(image[1, ::2, ::2], low, high))
     assert (frame["width"], frame["height"]) == (30.0, 40.0)
@@ -112,10 +114,26 @@ def test_selection_is_highlighted_and_moves_every_view():
     # The centroid of node 7 is (1.5, 9.5, 19.5) voxels: rounded half to even.
     assert ws.cursor == (2, 10, 20)
     assert (z_view.index, y_view.index) == (2, 10)
-    color = z_view.frame()["color"]
-    assert (color == SELECTED_INDEX).sum() == (nodes[2] == 7).sum()
+    frame = z_view.frame()
+    colours = np.array(frame["palette"])[frame["code"]]
+    assert ((colours == PALETTE[SELECTED_INDEX]) == (nodes[2] == 7)).all()
     ws.select(None)
-    assert (z_view.frame()["color"] == SELECTED_INDEX).sum() == 0
+    frame = z_view.frame()
+    assert PALETTE[SELECTED_INDEX] not in frame["palette"]
+
+
+def test_many_labels_fall_back_to_palette_indices(monkeypatch):
+    import app.slice_browser as sb
+
+    ws, _, nodes = _workspace()
+    monkeypatch.setattr(sb, "MAX_CODED_LABELS", 2)
+    browser = SliceBrowser(workspace=ws, axis="z")
+    ws.select(7)
+    frame = browser.frame()
+    assert frame["palette"] == PALETTE
+    expected = color_index(nodes[2])
+    expected[nodes[2] == 7] = SELECTED_INDEX
+    np.testing.assert_array_equal(frame["code"], expected)
 
 
 def test_click_selects_the_node_under_the_pointer_and_keeps_the_plane():
@@ -138,7 +156,7 @@ def test_overlay_choices_follow_the_layers():
     ws.set_volumes(labels={"edges": nodes.copy()}, spacing=(1, 1, 1))
     assert browser.overlay == "edges"
     browser.overlay = "none"
-    assert browser.frame()["color"] is None
+    assert browser.frame()["code"] is None
 
 
 def test_view_builds_bokeh_models_and_redraws_on_slider():
@@ -148,8 +166,17 @@ def test_view_builds_bokeh_models_and_redraws_on_slider():
     root = layout.get_root(Document(), Comm())
     assert root is not None
     view_source = next(m for m in root.references()
-                       if type(m).__name__ == "ColumnDataSource" and "color" in m.data)
+                       if type(m).__name__ == "ColumnDataSource" and "code" in m.data)
+    mapper = next(m for m in root.references()
+                  if type(m).__name__ == "LinearColorMapper" and len(m.palette) == 3)
     browser.index = 1
-    np.testing.assert_array_equal(view_source.data["color"][0], color_index(nodes[1]))
+    ids = browser.layer_ids("nodes")
+    np.testing.assert_array_equal(ids[view_source.data["code"][0]], nodes[1])
     browser.index = 0
-    assert view_source.data["color"][0].max() == 0
+    assert view_source.data["code"][0].max() == 0
+    # Selecting changes the palette, not the pixels sent.
+    before = view_source.data["code"][0]
+    ws.select(7, voxel=(0, 0, 0))
+    assert view_source.data["code"][0] is before
+    assert list(mapper.palette).index(PALETTE[SELECTED_INDEX]) == list(ids).index(7)
+    assert (mapper.low, mapper.high) == (-0.5, 2.5)
