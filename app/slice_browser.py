@@ -304,13 +304,17 @@ class _SliceView:
             parameters=["axis", "index", "overlay", "opacity", "cmap", "clim"],
             widgets={
                 "axis": {"type": pn.widgets.RadioButtonGroup},
-                "index": {"type": PlaneSlider, "name": "plane"},
+                "index": {"type": PlaneSlider, "name": "plane",
+                          "css_classes": ["plexus-plane-slider"]},
                 "clim": {"type": pn.widgets.RangeSlider, "name": "contrast"},
             },
             show_name=False, sizing_mode="stretch_width",
         )
+        # On the figure itself: a Bokeh pane does not wrap it in an element.
+        fig.css_classes = ["plexus-slice", f"plexus-slice-{browser.axis}"]
         self.pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
-        self.title = pn.pane.Markdown(self._title(), margin=(0, 10))
+        self.title = pn.pane.Markdown(self._title(), margin=(0, 10),
+                                      css_classes=["plexus-slice-title"])
         self.layout = pn.Column(self.title, self.pane, widgets, sizing_mode="stretch_width")
         browser.param.watch(self._redraw, ["index", "axis", "clim", "overlay", "display_size"])
         browser.param.watch(self._restyle, ["cmap", "opacity"])
