@@ -105,7 +105,8 @@ def explorer_layout(explorer):
     views = pn.Column(
         header,
         pn.Row(main_slice.panel(height=560), network_view.panel(), sizing_mode="stretch_width"),
-        pn.Row(view3d.panel(),
+        pn.Row(pn.Column(view3d.panel(), css_classes=["plexus-view3d"],
+                         sizing_mode="stretch_width"),
                pn.Column(*(b.panel(height=300) for b in side_slices), sizing_mode="stretch_width"),
                sizing_mode="stretch_width"),
         tables.panel(),

@@ -134,10 +134,13 @@ def test_table_selection_highlights_the_node_and_moves_the_slice(page):
 
 
 def test_3d_view_is_not_blank(page):
-    pane = page.locator(".plexus-view3d").first
+    pane = page.locator(".plexus-view3d iframe, .plexus-view3d canvas, "
+                        ".plexus-view3d img").first
+    pane.wait_for(timeout=60_000)
     pane.scroll_into_view_if_needed()
-    page.wait_for_timeout(2000)
+    page.wait_for_timeout(4000)  # the server-rendered view sends its first frame
     pixels = _pixels(pane)
+    screenshot(page, f"explorer_{page.kind}_3d")
     colours = np.unique(pixels.reshape(-1, 3) // 16, axis=0)
     assert len(colours) > 20, "the 3D pane shows (almost) one colour"
     assert pixels.std() > 10
