@@ -91,7 +91,7 @@ def explorer_layout(explorer):
     side_slices = [SliceBrowser(workspace=ws, axis=a, display_size=320) for a in ("y", "x")]
     network_view = NetworkView(workspace=ws)
     tables = TableView(workspace=ws)
-    view3d = View3D(workspace=ws)
+    view3d = View3D(workspace=ws, width=640, height=480)
 
     header = pn.pane.Markdown(
         pn.bind(lambda title, message: f"## Plexus network explorer\n{title}  \n*{message}*",
