@@ -17,7 +17,11 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.models import (
-    ColumnDataSource, CustomJSHover, HoverTool, LinearColorMapper, Span,
+    ColumnDataSource,
+    CustomJSHover,
+    HoverTool,
+    LinearColorMapper,
+    Span,
 )
 from bokeh.palettes import Cividis256, Greys256, Inferno256, Magma256, Viridis256
 from bokeh.plotting import figure

@@ -9,10 +9,10 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from phantoms import make_phantom
 
 from app.cli import main
 from engine import io
-from phantoms import make_phantom
 
 
 @pytest.fixture(scope="module")

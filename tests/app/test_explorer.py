@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from phantoms import make_phantom
 
 from app.explorer import NetworkExplorer, demo_inputs
 from engine import InvalidInputError, io, network
-from phantoms import make_phantom
 
 
 @pytest.fixture

@@ -17,7 +17,13 @@ import urllib.request
 import numpy as np
 import pytest
 from browser import (  # noqa: F401
-    ARTIFACTS, PageWatch, chromium, free_port, screenshot, start_voila, stop_group,
+    ARTIFACTS,
+    PageWatch,
+    chromium,
+    free_port,
+    screenshot,
+    start_voila,
+    stop_group,
 )
 
 from app.explorer import demo_inputs

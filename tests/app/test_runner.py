@@ -3,10 +3,10 @@
 import threading
 
 import numpy as np
+from phantoms import make_phantom
 
 from app.runner import Runner, user_message
 from engine import InvalidInputError, network
-from phantoms import make_phantom
 
 
 def test_result_reaches_on_done_with_progress():

@@ -61,7 +61,7 @@ def test_palette_is_shared_and_reserves_background_and_selection():
     assert len(PALETTE) == 256 and PALETTE[0].endswith("00")
     assert PALETTE[SELECTED_INDEX] == "#ffffff"
     ids = np.array([0, 1, 254, 255, 2**63 + 5], dtype=np.uint64)
-    assert color_index(ids).tolist() == [0, 1, 254, 1, int((2**63 + 4) % 254 + 1)]
+    assert color_index(ids).tolist() == [0, 1, 254, 1, ((2**63 + 4) % 254 + 1)]
     assert label_color(255) == label_color(1) == PALETTE[1]
     assert label_rgb([1]).tolist() == [[int(PALETTE[1][i:i + 2], 16) for i in (1, 3, 5)]]
 
