@@ -135,13 +135,13 @@ def measure_first_render(browser, port):
             page = browser.new_page(viewport={"width": 1600, "height": 1200})
             start = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/network_explorer")
-            page.locator("canvas").nth(5).wait_for(timeout=120_000)
-            page.wait_for_function(
-                "() => document.body.innerText.includes('Plexus network explorer')",
-                timeout=120_000)
+            page.get_by_text("Plexus network explorer").first.wait_for(timeout=120_000)
+            for axis in "zyx":
+                page.locator(f".plexus-slice-{axis} canvas").first.wait_for(timeout=120_000)
             page.locator(".tabulator-row").first.wait_for(timeout=120_000)
-            page.locator(".bk-panel-models-vtk-VTKPlot canvas, img[src^='data:image/png']"
-                         ).first.wait_for(timeout=120_000)
+            page.get_by_text("Betweenness distribution").first.wait_for(timeout=120_000)
+            page.locator(".plexus-view3d iframe, .plexus-view3d canvas, "
+                         ".plexus-view3d img").first.wait_for(timeout=120_000)
             times.append(time.perf_counter() - start)
             page.close()
         return times

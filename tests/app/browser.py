@@ -56,25 +56,31 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+_SHARED = {}
+
+
 @pytest.fixture(scope="session")
 def chromium(request):
     """A headless Chromium for the whole session.
 
-    Reuses pytest-playwright's ``playwright`` fixture where the plugin is
-    installed (two Playwright instances cannot run in one thread), else starts
-    its own.
+    Every test module imports this fixture, which makes one fixture per
+    module; they all return the same browser, because Playwright's sync API
+    allows only one instance per thread. It reuses pytest-playwright's
+    ``playwright`` fixture where that plugin is installed, else starts its
+    own and stops it when the process exits.
     """
-    try:
-        playwright = request.getfixturevalue("playwright")
-        owned = None
-    except pytest.FixtureLookupError:
-        sync_api = pytest.importorskip("playwright.sync_api")
-        playwright = owned = sync_api.sync_playwright().start()
-    browser = launch_chromium(playwright)
-    yield browser
-    browser.close()
-    if owned is not None:
-        owned.stop()
+    if "browser" not in _SHARED:
+        try:
+            playwright = request.getfixturevalue("playwright")
+        except pytest.FixtureLookupError:
+            import atexit
+
+            sync_api = pytest.importorskip("playwright.sync_api")
+            playwright = sync_api.sync_playwright().start()
+            atexit.register(playwright.stop)
+        browser = launch_chromium(playwright)
+        _SHARED["browser"] = browser
+    return _SHARED["browser"]
 
 
 def free_port():
