@@ -139,7 +139,7 @@ def measure_first_render(browser, port):
             for axis in "zyx":
                 page.locator(f".plexus-slice-{axis} canvas").first.wait_for(timeout=120_000)
             page.locator(".tabulator-row").first.wait_for(timeout=120_000)
-            page.get_by_text("Betweenness distribution").first.wait_for(timeout=120_000)
+            page.locator("canvas").nth(5).wait_for(timeout=120_000)  # + graph, histograms
             page.locator(".plexus-view3d iframe, .plexus-view3d canvas, "
                          ".plexus-view3d img").first.wait_for(timeout=120_000)
             times.append(time.perf_counter() - start)
