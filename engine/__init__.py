@@ -12,6 +12,7 @@ Subpackages
 io        tif reading and writing with voxel spacing, tables and graphs.
 label     connected components and per-label properties.
 network   networks through connecting objects or by proximity; statistics.
+segment   thresholds, random-forest pixel classification, Cellpose 3D, stitching.
 datasets  the embedded demo data (no download).
 """
 
@@ -21,7 +22,7 @@ from ._errors import InvalidInputError, PlexusError, MissingExtraError
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("io", "label", "network", "datasets")
+_SUBPACKAGES = ("io", "label", "network", "segment", "datasets")
 
 __all__ = ["PlexusError", "InvalidInputError", "MissingExtraError", *_SUBPACKAGES]
 
