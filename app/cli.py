@@ -70,6 +70,10 @@ def build_parser():
     demo.add_argument("--search", type=float, default=DEMO_SEARCH, metavar="R")
     demo.add_argument("--quiet", action="store_true")
 
+    from . import cli_segment
+
+    cli_segment.add_parsers(sub, _spacing)
+
     serve = sub.add_parser("serve", help="serve the dashboards in the browser (panel serve)")
     serve.add_argument("--port", type=int, default=5006, metavar="P")
     serve.add_argument("--address", default="127.0.0.1", metavar="A",
@@ -92,7 +96,7 @@ class _Progress:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.label, unit="node", file=sys.stderr)
+            self.bar = tqdm(total=total, desc=self.label, file=sys.stderr)
         self.bar.n = done
         self.bar.refresh()
         if done >= total:
@@ -172,8 +176,21 @@ def _run_serve(args):
                 show=args.show)
 
 
+def _run_segment(args):
+    from . import cli_segment
+
+    cli_segment.run_segment(args, _Progress)
+
+
+def _run_train_cellpose(args):
+    from . import cli_segment
+
+    cli_segment.run_train_cellpose(args, _Progress)
+
+
 _COMMANDS = {"network": _run_network, "proximity": _run_proximity, "demo": _run_demo,
-             "serve": _run_serve}
+             "serve": _run_serve, "segment": _run_segment,
+             "train-cellpose": _run_train_cellpose}
 
 
 def main(argv=None):

@@ -11,6 +11,8 @@ Functions
 ---------
 read_tif, read_labels, write_tif
     2D/3D TIFF (ImageJ, OME-TIFF, plain) with voxel spacing.
+read_tif_axes
+    A TIFF as stored (channels kept) with its axis letters, for Cellpose.
 read_vti
     VTK XML ImageData (.vti), without VTK.
 write_table, write_graphml, write_json
@@ -21,11 +23,12 @@ atomic_write
 
 from ._atomic import atomic_write
 from ._tables import write_excel, write_graphml, write_json, write_table
-from ._tif import read_labels, read_tif, write_tif
+from ._tif import read_labels, read_tif, read_tif_axes, write_tif
 from ._vti import read_vti
 
 __all__ = [
     "read_tif",
+    "read_tif_axes",
     "read_labels",
     "write_tif",
     "read_vti",

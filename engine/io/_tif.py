@@ -110,6 +110,52 @@ def read_tif(path, *, spacing=None):
     return array, (override if override is not None else found)
 
 
+def read_tif_axes(path, *, spacing=None):
+    """Read a TIFF as stored, channels and all, with its axes and spacing.
+
+    For methods that take their own ``z_axis`` and ``channel_axis``
+    (Cellpose): nothing is squeezed or refused, so a (z, c, y, x) stack
+    stays 4D. Use :func:`read_tif` for one grayscale volume.
+
+    Returns
+    -------
+    array : ndarray
+    axes : str
+        tifffile's axis letters (``"ZCYX"``, ``"YXS"``...).
+    spacing : tuple of 3 floats
+        (dz, dy, dx) from the metadata or ``spacing``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, tifffile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "two.tif"
+    >>> tifffile.imwrite(path, np.zeros((5, 2, 8, 8), np.uint8), imagej=True,
+    ...                  metadata={"axes": "ZCYX"})
+    >>> array, axes, spacing = read_tif_axes(path)
+    >>> array.shape, axes
+    ((5, 2, 8, 8), 'ZCYX')
+    """
+    path = existing_file(path)
+    override = None if spacing is None else check_spacing(spacing)
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.series:
+                raise FileFormatError(f"{path} is a TIFF file without any image")
+            series = tif.series[0]
+            array = series.asarray()
+            found, _ = tif_spacing(tif)
+            axes = series.axes
+    except (ValueError, struct.error, EOFError) as err:
+        if isinstance(err, InvalidInputError):
+            raise
+        raise FileFormatError(f"{path} cannot be read as a TIFF image: {err}") from err
+    if array.size == 0:
+        raise InvalidInputError(f"image ({path}) is empty (shape {array.shape})")
+    return array, axes, (override if override is not None else found)
+
+
 def read_labels(path, *, spacing=None, name="labels"):
     """Read a label volume (unsigned integers, 0 = background) from a TIFF.
 
