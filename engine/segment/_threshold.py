@@ -214,16 +214,35 @@ def split_touching(mask, *, spacing=None, min_distance):
     >>> int(split_touching(two, min_distance=5).max())
     2
     """
+    import cc3d
     import edt
-    from skimage.segmentation import watershed
 
     spacing = check_spacing(spacing)
     min_distance = check_distance(min_distance, name="split", allow_zero=False)
     mask = as_volume(mask, name="mask").astype(bool, copy=False)
+    components, n = cc3d.connected_components(mask, connectivity=26, return_N=True)
     distance = edt.edt(mask, anisotropy=spacing, parallel=0).astype(np.float32)
-    markers = _seeds(distance, spacing, min_distance)
-    labels = watershed(-distance, markers, mask=mask)
-    return labels.astype(np.uint32, copy=False)
+    out = np.zeros(mask.shape, np.uint32)
+    boxes = cc3d.statistics(components)["bounding_boxes"]
+    next_id = 1
+    # Component by component: most objects hold one seed and need no
+    # watershed, and the seed search only scans each object's box.
+    for label in range(1, n + 1):
+        box = boxes[label]
+        inside = components[box] == label
+        depth = np.where(inside, distance[box], 0)
+        markers = _seeds(depth, spacing, min_distance)
+        count = int(markers.max())
+        if count <= 1:
+            out[box][inside] = next_id
+            next_id += 1
+            continue
+        from skimage.segmentation import watershed
+
+        pieces = watershed(-depth, markers, mask=inside)
+        out[box][inside] = pieces[inside] + (next_id - 1)
+        next_id += count
+    return out
 
 
 def _seeds(distance, spacing, min_distance):
@@ -239,6 +258,9 @@ def _seeds(distance, spacing, min_distance):
     peaks = np.argwhere((distance == local_max) & (distance > 0))
     markers = np.zeros(distance.shape, np.int32)
     if len(peaks) == 0:
+        return markers
+    if len(peaks) == 1:
+        markers[tuple(peaks[0])] = 1
         return markers
     points = peaks * np.asarray(spacing)
     pairs = cKDTree(points).query_pairs(min_distance, output_type="ndarray")
