@@ -4,7 +4,7 @@
 :class:`~app.workspace.Workspace` (what every view shows) and one
 :class:`~app.runner.Runner` (the long steps), and its actions are plain
 methods: :meth:`load_demo`, :meth:`load_paths`, :meth:`load_uploads`,
-:meth:`build`, :meth:`export`. The views only display the workspace and
+:meth:`load_handoff`, :meth:`build`, :meth:`export`. The views only display the workspace and
 call these actions, so everything here is tested without a browser.
 
 >>> explorer = NetworkExplorer()
@@ -152,6 +152,57 @@ class NetworkExplorer(param.Parameterized):
         spacing = self.parsed_spacing()
         self.runner.run("reading the uploads", _read_uploads, (nodes, edges, image), names,
                         spacing=spacing, on_done=self._apply_inputs)
+
+    def load_handoff(self, *, nodes=None, edges=None):
+        """Open labels another page handed over (:mod:`app.handoff` tokens).
+
+        ``nodes`` and ``edges`` are tokens (or None); the segmentation
+        page links here with ``?nodes=TOKEN&edges=TOKEN``. Without edges
+        the method switches to proximity, which needs none.
+
+        Raises
+        ------
+        InvalidInputError
+            If a token is unknown or expired, or nodes are missing.
+        """
+        from . import handoff
+
+        if not nodes:
+            raise InvalidInputError("a hand-off needs node labels (?nodes=TOKEN)")
+        sent = handoff.get(nodes)
+        edge_labels = handoff.get(edges).labels if edges else None
+        if edge_labels is not None and edge_labels.shape != sent.labels.shape:
+            raise InvalidInputError(
+                f"the edges handed over have shape {edge_labels.shape}, the nodes "
+                f"{sent.labels.shape}: they must match"
+            )
+        image = sent.image if sent.image is not None and sent.image.shape == sent.labels.shape \
+            else None
+        self._apply_inputs({"nodes": sent.labels, "edges": edge_labels, "image": image,
+                            "spacing": sent.spacing, "title": sent.title or "handed-over labels"})
+        if edge_labels is None:
+            self.method = "proximity (centroids)"
+
+    def load_page_args(self, args):
+        """Load what a page address asks for; True if it asked for anything.
+
+        ``args`` is ``pn.state.session_args`` (name -> list of bytes):
+        ``nodes`` and ``edges`` hand-off tokens. A bad token is shown as
+        the page's error, and the page opens empty rather than failing.
+        """
+        def first(name):
+            values = (args or {}).get(name) or [b""]
+            value = values[0]
+            return (value.decode() if isinstance(value, bytes) else str(value)).strip()
+
+        nodes, edges = first("nodes"), first("edges")
+        if not (nodes or edges):
+            return False
+        try:
+            self.load_handoff(nodes=nodes, edges=edges or None)
+        except InvalidInputError as error:
+            self.runner.error = f"opening the labels sent to this page: {error}"
+        return True
 
     def _apply_inputs(self, inputs):
         self._edges = inputs["edges"]

@@ -10,17 +10,25 @@ sends about 1 MB, whatever the volume's size.
 The view (:meth:`SliceBrowser.panel`) is a Bokeh figure whose data
 source is replaced on every change; hovering shows the label under the
 pointer with its attributes, a click selects it.
+
+Two optional hooks let a page draw on the slice without owning the
+figure: :attr:`SliceBrowser.annotate` supplies an RGBA layer drawn over
+the labels (a preview mask, scribbles), and :attr:`SliceBrowser.pointer`
+receives presses, drags and taps in physical plane coordinates (the
+pan tool steps aside while it is set, so a drag paints instead).
 """
 
 import fastremap
 import numpy as np
 import panel as pn
 import param
+from bokeh.events import Pan, PanEnd, PanStart
 from bokeh.models import (
     ColumnDataSource,
     CustomJSHover,
     HoverTool,
     LinearColorMapper,
+    PanTool,
     Span,
 )
 from bokeh.palettes import Cividis256, Greys256, Inferno256, Magma256, Viridis256
@@ -71,6 +79,15 @@ class SliceBrowser(param.Parameterized):
         Opacity of the overlay.
     display_size : int
         Longest side, in pixels, of what is sent to the browser.
+    annotate : callable or None
+        ``annotate(axis, index, step)`` returns an RGBA plane (uint32,
+        the shape of the displayed plane) drawn over the labels, or
+        None. Call :meth:`refresh_annotation` when it would change.
+    pointer : callable or None
+        ``pointer(kind, u, v)`` with kind ``"start"``, ``"drag"``,
+        ``"end"`` or ``"tap"`` and (u, v) the physical point in the
+        plane. While set, drags go to it instead of panning and taps
+        instead of selecting.
 
     Examples
     --------
@@ -91,6 +108,9 @@ class SliceBrowser(param.Parameterized):
     overlay = param.Selector(objects=["none", *LAYERS], default="nodes")
     opacity = param.Number(default=0.45, bounds=(0.0, 1.0), step=0.05)
     display_size = param.Integer(default=512, bounds=(16, 4096))
+    annotate = param.Callable(default=None, allow_None=True)
+    pointer = param.Callable(default=None, allow_None=True)
+    refresh = param.Event(doc="redraw: labels were edited in place")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -135,6 +155,15 @@ class SliceBrowser(param.Parameterized):
         cursor[slices.axis_number(self.axis)] = self.index
         self.workspace.cursor = tuple(cursor)
 
+    def refresh_labels(self):
+        """Redraw after the workspace's label volumes were edited in place."""
+        self._layer_cache.clear()
+        self.param.trigger("refresh")
+
+    def refresh_annotation(self):
+        """Redraw the :attr:`annotate` layer (nothing else)."""
+        self.param.trigger("annotate")
+
     # -- what one screen needs -----------------------------------------------
     @property
     def available_overlays(self):
@@ -173,7 +202,17 @@ class SliceBrowser(param.Parameterized):
             code, palette = self._encode(labels)
         width, height = slices.physical_extent(shape, self.axis, ws.spacing)
         return {"image": image, "code": code, "palette": palette, "width": width,
-                "height": height, "step": step}
+                "height": height, "step": step, "annotation": self.annotation(step)}
+
+    def annotation(self, step=None):
+        """The :attr:`annotate` layer of the current plane (uint32 RGBA), or None."""
+        shape = self.workspace.shape
+        if self.annotate is None or shape is None:
+            return None
+        if step is None:
+            rows, cols = (shape[slices.axis_number(a)] for a in slices.plane_axes(self.axis))
+            step = slices.display_step((rows, cols), self.display_size)
+        return self.annotate(self.axis, self.index, step)
 
     def _encode(self, labels):
         selected = self.workspace.selected if self.overlay == "nodes" else None
@@ -284,6 +323,13 @@ class _SliceView:
             "code", x=0, y=0, dw="dw", dh="dh", source=self.source,
             color_mapper=self.label_mapper, global_alpha=browser.opacity,
         )
+        # The annotate layer has a source of its own: a brush stroke resends only it.
+        self.annotation_source = ColumnDataSource(self._annotation_data(frame),
+                                                  name="plexus-annotation-source")
+        self.annotation_glyph = fig.image_rgba(
+            "rgba", x=0, y=0, dw="dw", dh="dh", source=self.annotation_source,
+        )
+        self.annotation_glyph.visible = frame["annotation"] is not None
         self.describe = CustomJSHover(
             args={"texts": []}, code="return texts[value] || '';"
         )
@@ -297,11 +343,15 @@ class _SliceView:
         fig.add_layout(self.spans[0])
         fig.add_layout(self.spans[1])
         fig.on_event("tap", self._on_tap)
+        for event in (PanStart, Pan, PanEnd):
+            fig.on_event(event, self._on_pan)
+        self.pan_tool = fig.select_one(PanTool)
         fig.xaxis.axis_label, fig.yaxis.axis_label = self._axis_labels()
         self.figure = fig
         self._update_hover()
         self._update_spans()
         self._last_shape = self._shape(frame)
+        self._set_drag_tool()
 
         widgets = pn.Param(
             browser.param,
@@ -322,6 +372,9 @@ class _SliceView:
         self.layout = pn.Column(self.title, self.pane, widgets, sizing_mode="stretch_width")
         browser.param.watch(self._redraw, ["index", "axis", "clim", "overlay", "display_size"])
         browser.param.watch(self._restyle, ["cmap", "opacity"])
+        browser.param.watch(self._redraw, "refresh")
+        browser.param.watch(self._redraw_annotation, "annotate")
+        browser.param.watch(self._set_drag_tool, "pointer")
         browser.workspace.param.watch(self._redraw, ["image", "labels"])
         browser.workspace.param.watch(self._on_selected, "selected")
         browser.workspace.param.watch(self._on_cursor, "cursor")
@@ -335,6 +388,26 @@ class _SliceView:
             "code": [frame["code"] if frame["code"] is not None else empty],
             "dw": [frame["width"]], "dh": [frame["height"]],
         }
+
+    @staticmethod
+    def _annotation_data(frame):
+        rgba = frame["annotation"]
+        return {"rgba": [rgba if rgba is not None else np.zeros((1, 1), np.uint32)],
+                "dw": [frame["width"]], "dh": [frame["height"]]}
+
+    def _redraw_annotation(self, *_):
+        b = self.browser
+        shape = b.workspace.shape
+        width, height = slices.physical_extent(shape, b.axis, b.workspace.spacing) \
+            if shape else (1.0, 1.0)
+        rgba = b.annotation()
+        self.annotation_glyph.visible = rgba is not None
+        self.annotation_source.data = self._annotation_data(
+            {"annotation": rgba, "width": width, "height": height})
+
+    def _set_drag_tool(self, *_):
+        # A drag either paints (pointer set) or pans, never both.
+        self.figure.toolbar.active_drag = None if self.browser.pointer else self.pan_tool
 
     def _set_palette(self, palette):
         palette = list(palette) or [PALETTE[0]]
@@ -364,7 +437,9 @@ class _SliceView:
         if frame["code"] is not None:
             self._set_palette(frame["palette"])
         self.source.data = self._data(frame)
-        if any(e.name in ("axis", "image", "labels", "overlay") for e in events):
+        self.annotation_glyph.visible = frame["annotation"] is not None
+        self.annotation_source.data = self._annotation_data(frame)
+        if any(e.name in ("axis", "image", "labels", "overlay", "refresh") for e in events):
             self._update_hover()
             self.figure.xaxis.axis_label, self.figure.yaxis.axis_label = self._axis_labels()
         self._update_spans()
@@ -408,5 +483,14 @@ class _SliceView:
         self.spans[1].location = (ws.cursor[rows] + 0.5) * ws.spacing[rows]
 
     def _on_tap(self, event):
-        self.browser.click(event.x, event.y)
+        if self.browser.pointer is not None:
+            self.browser.pointer("tap", event.x, event.y)
+        else:
+            self.browser.click(event.x, event.y)
+
+    def _on_pan(self, event):
+        if self.browser.pointer is None or event.x is None:
+            return
+        kind = {"panstart": "start", "pan": "drag", "panend": "end"}[event.event_name]
+        self.browser.pointer(kind, event.x, event.y)
 
