@@ -286,21 +286,17 @@ class Segmenter(param.Parameterized):
 
     def probability_plane(self, z):
         """The random forest's foreground probability on plane ``z`` (cached)."""
-        from engine.segment._features import feature_halo, robust_range
+        from engine.segment import robust_range
 
         key = (id(self.classifier), z)
         if key not in self._proba_planes:
             if "range" not in self._proba_planes:
                 # the whole volume's intensity range, as a full prediction uses
                 self._proba_planes["range"] = robust_range(self.image)
-            classifier, (ny, nx) = self.classifier, self.image.shape[1:]
-            halo = feature_halo(classifier.sigmas_, classifier.features, self.spacing)
-            # One block of predict_proba whose core is this plane: the engine's
-            # blocks equal a whole-volume prediction, so this equals plane z of it.
-            core = (slice(z, z + 1), slice(0, ny), slice(0, nx))
-            features = classifier._features(self.image, core, halo, self.spacing,
-                                            self._proba_planes["range"])
-            proba = classifier._forest_proba(features).reshape(ny, nx)
+            # equal to plane z of the whole-volume prediction
+            proba = self.classifier.predict_proba(
+                self.image, self.spacing, intensity_range=self._proba_planes["range"],
+                region=(slice(z, z + 1), slice(None), slice(None)))[0]
             if len(self._proba_planes) > 64:
                 self._proba_planes.clear()
             self._proba_planes[key] = np.asarray(proba, np.float32)

@@ -13,7 +13,7 @@ segment_threshold
     physical volume range, optional watershed split of touching objects.
 threshold_mask, fill_holes, filter_by_volume, split_touching, postprocess_mask
     The steps of ``segment_threshold``, usable on their own.
-multiscale_features, PixelClassifier, segment_forest
+multiscale_features, robust_range, PixelClassifier, segment_forest
     Random-forest pixel classification from sparse scribbles
     (1 = foreground, 2 = background), predicted blockwise; classifiers
     save to a file that loads without executing code.
@@ -42,6 +42,7 @@ _EXPORTS = {
     "postprocess_mask": "_threshold",
     "multiscale_features": "_features",
     "feature_names": "_features",
+    "robust_range": "_features",
     "PixelClassifier": "_forest",
     "segment_forest": "_forest",
     "segment_cellpose": "_cellpose",
