@@ -166,6 +166,34 @@ def _wait_for_port(server, timeout):
                        f"{server.log_text()}")
 
 
+@pytest.fixture(scope="session")
+def plexus_server():
+    """``plexus serve`` on a free port for the whole session; yields its base URL."""
+    import sys
+    import urllib.request
+
+    port = free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "plexus-serve.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    deadline = time.time() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+            break
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                stop_group(process)
+                pytest.fail(f"plexus serve did not start:\n{log.read_text()}")
+            time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}/"
+    stop_group(process)
+
+
 def stop_group(process, timeout=10.0):
     """Terminate a process started with ``start_new_session=True`` and its group."""
     if process.poll() is None:

@@ -9,21 +9,15 @@ Screenshots go to ``tests/artifacts/``.
 """
 
 import io
-import subprocess
-import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
 from browser import (  # noqa: F401
-    ARTIFACTS,
     PageWatch,
     chromium,
-    free_port,
+    plexus_server,
     screenshot,
     start_voila,
-    stop_group,
 )
 
 from app.explorer import demo_inputs
@@ -45,27 +39,8 @@ NETWORK_SELECTED = """() => {
 
 
 @pytest.fixture(scope="module")
-def served():
-    port = free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / "plexus-serve.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                stop_group(process)
-                pytest.fail(f"plexus serve did not start:\n{log.read_text()}")
-            time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}/network_explorer"
-    stop_group(process)
+def served(plexus_server):  # noqa: F811
+    return plexus_server + "network_explorer"
 
 
 @pytest.fixture(scope="module")

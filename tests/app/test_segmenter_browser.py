@@ -7,13 +7,9 @@ annotation layer); sending the labels as nodes must give a link that
 opens the network explorer on them. Screenshots go to ``tests/artifacts/``.
 """
 
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
-from browser import ARTIFACTS, PageWatch, chromium, free_port, screenshot, stop_group  # noqa: F401
+from browser import PageWatch, chromium, plexus_server, screenshot  # noqa: F401
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.slow
@@ -34,27 +30,8 @@ FOREGROUND_PIXELS = """() => {
 
 
 @pytest.fixture(scope="module")
-def served():
-    port = free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / "plexus-serve-segmentation.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                stop_group(process)
-                pytest.fail(f"plexus serve did not start:\n{log.read_text()}")
-            time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}/"
-    stop_group(process)
+def served(plexus_server):  # noqa: F811
+    return plexus_server
 
 
 @pytest.fixture(scope="module")
