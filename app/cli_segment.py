@@ -2,8 +2,9 @@
 
 Sizes typed on the command line are physical (the unit of the spacing):
 ``--smooth`` and ``--split`` are distances, ``--min-size`` and
-``--max-size`` volumes in that unit cubed. Cellpose's own ``min_size``
-counts voxels, so the physical value is converted with the voxel volume.
+``--max-size`` volumes in that unit cubed. For Cellpose, ``--min-size``
+merges smaller fragments into the cell they touch (``min_volume`` of
+``segment_cellpose``) instead of deleting them.
 """
 
 import argparse
@@ -29,7 +30,8 @@ def add_parsers(sub, spacing_type):
     seg.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
                      help="Gaussian sigma before thresholding (threshold, otsu)")
     seg.add_argument("--min-size", type=float, metavar="VOLUME",
-                     help="smallest object volume kept")
+                     help="smallest object volume kept (cellpose: smaller fragments "
+                     "join the cell they touch)")
     seg.add_argument("--max-size", type=float, metavar="VOLUME",
                      help="largest object volume kept")
     seg.add_argument("--split", type=float, metavar="DISTANCE",
@@ -181,14 +183,12 @@ def _run_cellpose(args, progress):
         )
     if array.ndim > 3 and args.channel_axis is None:
         array = np.squeeze(array)
-    voxel = float(np.prod(spacing))
-    min_voxels = 15 if args.min_size is None else max(0, int(args.min_size / voxel))
     do_3d = args.do_3d if args.do_3d is not None else not args.stitch_threshold
     labels = segment.segment_cellpose(
         array, spacing=spacing, model=args.model, z_axis=args.z_axis,
         channel_axis=args.channel_axis, do_3D=do_3d,
         anisotropy=_anisotropy(args.anisotropy, spacing),
-        flow3D_smooth=args.flow3d_smooth, min_size=min_voxels,
+        flow3D_smooth=args.flow3d_smooth, min_volume=args.min_size,
         stitch_threshold=args.stitch_threshold, diameter=args.diameter,
         cellprob_threshold=args.cellprob_threshold, flow_threshold=args.flow_threshold,
         progress=progress)

@@ -537,7 +537,7 @@ class Segmenter(param.Parameterized):
             "anisotropy": self.anisotropy or None, "flow3D_smooth": self.flow3D_smooth,
             "min_size": self.min_size, "stitch_threshold": self.stitch_threshold,
             "diameter": self.diameter or None, "cellprob_threshold": self.cellprob_threshold,
-            "flow_threshold": self.flow_threshold})
+            "flow_threshold": self.flow_threshold, "min_volume": self.min_volume or None})
 
     def run(self):
         """Segment the whole volume in the background; the labels show when done."""

@@ -11,7 +11,8 @@ Functions
 segment_threshold
     Manual or Otsu threshold (whole volume or per slice), hole filling,
     physical volume range, optional watershed split of touching objects.
-threshold_mask, fill_holes, filter_by_volume, split_touching, postprocess_mask
+threshold_mask, fill_holes, filter_by_volume, split_touching, postprocess_mask,
+absorb_small_objects
     The steps of ``segment_threshold``, usable on their own.
 multiscale_features, robust_range, PixelClassifier, segment_forest
     Random-forest pixel classification from sparse scribbles
@@ -40,6 +41,7 @@ _EXPORTS = {
     "filter_by_volume": "_threshold",
     "split_touching": "_threshold",
     "postprocess_mask": "_threshold",
+    "absorb_small_objects": "_threshold",
     "multiscale_features": "_features",
     "feature_names": "_features",
     "robust_range": "_features",

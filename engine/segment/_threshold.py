@@ -187,6 +187,34 @@ def filter_by_volume(labels, *, spacing=None, min_volume=None, max_volume=None):
     return out.astype(np.uint32, copy=False)
 
 
+def absorb_small_objects(labels, *, spacing=None, min_volume, foreground=None):
+    """Merge objects under ``min_volume`` into the objects they touch.
+
+    The objects of at least ``min_volume`` (physical) grow over the
+    foreground (``labels > 0``, or the given mask, holes filled) by
+    geodesic distance, so a fragment joins the large object it touches
+    and an isolated fragment disappears.
+
+    Examples
+    --------
+    >>> lab = np.array([[[1, 1, 1, 2, 0, 3]]])
+    >>> absorb_small_objects(lab, min_volume=2).tolist()
+    [[[1, 1, 1, 1, 0, 0]]]
+    """
+    from skimage.segmentation import watershed
+
+    labels = as_volume(labels, name="labels")
+    keep = filter_by_volume(labels, spacing=spacing, min_volume=min_volume)
+    region = labels > 0
+    if foreground is not None:
+        region |= as_volume(foreground, name="foreground").astype(bool, copy=False)
+    region = fill_holes(region)
+    # a flat landscape: each voxel goes to the marker it is reached from first
+    grown = watershed(np.zeros(labels.shape, np.uint8), markers=keep.astype(np.int32),
+                      mask=region)
+    return filter_by_volume(grown, spacing=spacing, min_volume=min_volume)
+
+
 def split_touching(mask, *, spacing=None, min_distance):
     """Split touching objects by a watershed of the distance transform.
 

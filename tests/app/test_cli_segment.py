@@ -112,3 +112,26 @@ def test_bad_files_name_what_to_fix(nuclei_tifs, tmp_path, capsys):
     assert run("segment", rgb, "--method", "otsu", "--out", tmp_path / "x.tif") == 2
     assert "colour" in capsys.readouterr().err
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_cellpose_flags_reach_the_engine(tmp_path):
+    """The command runs the shipped model with the flags it was given.
+
+    (Accuracy on the whole volume is tests/engine/segment/test_cellpose.py.)
+    """
+    pytest.importorskip("cellpose")
+    from engine.segment import segment_cellpose
+
+    image, _, spacing = load_nuclei()
+    crop = np.ascontiguousarray(image[20:40, :96, 128:224])
+    io.write_tif(tmp_path / "crop.tif", crop, spacing=spacing)
+    out = tmp_path / "cellpose.tif"
+    assert run("segment", tmp_path / "crop.tif", "--method", "cellpose", "--min-size", 100,
+               "--cellprob-threshold", -2, "--flow3d-smooth", 1, "--out", out,
+               "--quiet") == 0
+    labels, read_spacing = io.read_labels(out)
+    assert read_spacing == pytest.approx(spacing)
+    direct = segment_cellpose(crop, spacing=spacing, min_volume=100, cellprob_threshold=-2,
+                              flow3D_smooth=1)
+    assert direct.max() >= 1
+    np.testing.assert_array_equal(labels, direct)

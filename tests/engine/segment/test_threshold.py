@@ -5,6 +5,7 @@ import pytest
 
 from engine import InvalidInputError
 from engine.segment import (
+    absorb_small_objects,
     average_precision,
     fill_holes,
     filter_by_volume,
@@ -104,6 +105,22 @@ def test_split_touching_balls_anisotropic(spacing):
     assert ap[0] == 1.0
     # seeds closer than min_distance merge: one object
     assert split_touching(a | b, spacing=spacing, min_distance=20).max() == 1
+
+
+def test_absorb_small_objects_merges_fragments_into_their_cell():
+    cell = ball((20, 20, 30), (10, 10, 12), 7)
+    labels = np.where(cell, 1, 0).astype(np.uint32)
+    labels[cell & (np.indices(cell.shape)[2] > 16)] = 2      # a cap cut off the cell
+    labels[2:4, 2:4, 26:28] = 3                              # isolated debris
+    volume_1 = (labels == 1).sum()
+    out = absorb_small_objects(labels, spacing=(1, 1, 1), min_volume=volume_1 - 1)
+    assert out.max() == 1
+    np.testing.assert_array_equal(out == 1, cell)            # the cap is back, debris gone
+    # with a foreground mask, a gap the labels left is filled too
+    gap = labels.copy()
+    gap[10, 10, 14] = 0
+    out = absorb_small_objects(gap, min_volume=volume_1 - 1, foreground=cell)
+    np.testing.assert_array_equal(out == 1, cell)
 
 
 def test_postprocess_fills_then_filters():
