@@ -66,7 +66,9 @@ def plexus_rf(image, spacing, scribbles):
 def plexus_cellpose(image, spacing, scribbles):
     from engine.segment import segment_cellpose
 
-    return segment_cellpose(image, spacing=spacing)
+    # chosen on the seen half: permissive cell probability, fragments merged
+    return segment_cellpose(image, spacing=spacing, cellprob_threshold=-2.0,
+                            min_volume=MIN_VOLUME)
 
 
 def skimage_otsu(image, spacing, scribbles):
