@@ -46,16 +46,17 @@ def sample_folder():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "engine/segment/models/cellpose_nuclei_unet.pt"))
-    parser.add_argument("--n-epochs", type=int, default=200)
+    # the defaults are the shipped model's settings (see its .json card)
+    parser.add_argument("--n-epochs", type=int, default=250)
     parser.add_argument("--learning-rate", type=float, default=0.002)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--nimg-per-epoch", type=int, default=64)
     parser.add_argument("--n-per-axis", type=int, default=60)
     parser.add_argument("--bsize", type=int, default=192)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--channels", type=int, nargs=4, default=None,
-                        help="U-Net level widths (default 16 32 48 64)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--channels", type=int, nargs=4, default=[24, 48, 72, 96],
+                        help="U-Net level widths (the shipped model: 24 48 72 96)")
     parser.add_argument("--base-model", default=None,
                         help="Plexus model to continue training from (optional)")
     args = parser.parse_args()
