@@ -87,6 +87,14 @@ def read_tif(path, *, spacing=None):
     >>> image.shape, spacing
     ((4, 8, 8), (2.5, 0.3, 0.3))
     """
+    path, array, _, found = _read_series(path, spacing, one_volume=True)
+    array = as_volume(array, name="image", source=path)
+    _log.debug("read %s: shape %s, spacing %s", path, array.shape, found)
+    return array, found
+
+
+def _read_series(path, spacing, *, one_volume):
+    """(path, array, axes, spacing) of a TIFF's first series."""
     path = existing_file(path)
     override = None if spacing is None else check_spacing(spacing)
     import tifffile
@@ -96,18 +104,15 @@ def read_tif(path, *, spacing=None):
             if not tif.series:
                 raise FileFormatError(f"{path} is a TIFF file without any image")
             series = tif.series[0]
-            _check_axes(tif, series, path)
+            if one_volume:
+                _check_axes(tif, series, path)
             array = series.asarray()
-            found, unit = tif_spacing(tif)
+            found, _ = tif_spacing(tif)
     except (ValueError, struct.error, EOFError) as err:
         if isinstance(err, InvalidInputError):
             raise
-        raise FileFormatError(
-            f"{path} cannot be read as a TIFF image: {err}"
-        ) from err
-    array = as_volume(array, name="image", source=path)
-    _log.debug("read %s: shape %s, spacing %s %s", path, array.shape, found, unit)
-    return array, (override if override is not None else found)
+        raise FileFormatError(f"{path} cannot be read as a TIFF image: {err}") from err
+    return path, array, series.axes, (override if override is not None else found)
 
 
 def read_tif_axes(path, *, spacing=None):
@@ -135,25 +140,10 @@ def read_tif_axes(path, *, spacing=None):
     >>> array.shape, axes
     ((5, 2, 8, 8), 'ZCYX')
     """
-    path = existing_file(path)
-    override = None if spacing is None else check_spacing(spacing)
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            if not tif.series:
-                raise FileFormatError(f"{path} is a TIFF file without any image")
-            series = tif.series[0]
-            array = series.asarray()
-            found, _ = tif_spacing(tif)
-            axes = series.axes
-    except (ValueError, struct.error, EOFError) as err:
-        if isinstance(err, InvalidInputError):
-            raise
-        raise FileFormatError(f"{path} cannot be read as a TIFF image: {err}") from err
+    path, array, axes, spacing = _read_series(path, spacing, one_volume=False)
     if array.size == 0:
         raise InvalidInputError(f"image ({path}) is empty (shape {array.shape})")
-    return array, axes, (override if override is not None else found)
+    return array, axes, spacing
 
 
 def read_labels(path, *, spacing=None, name="labels"):

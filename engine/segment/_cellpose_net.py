@@ -241,18 +241,25 @@ def _net_class():
     return PlexusUNet
 
 
-def _read_payload(path):
+def _load_weights(path):
+    """The file's tensors, loaded without running code (``weights_only``)."""
     torch = _torch()
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"model file not found: {path}")
     try:
-        payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True,
-                             mmap=True)
+        # mmap: a 1 GB Cellpose-SAM file is inspected without reading it all
+        return torch.load(os.fspath(path), map_location="cpu", weights_only=True,
+                          mmap=True)
     except Exception as err:
         raise FileFormatError(
-            f"model file {path} is not a Plexus or Cellpose-SAM model ({err})"
+            f"model file {path} cannot be read as a Plexus or Cellpose-SAM "
+            f"model ({type(err).__name__}: {err})"
         ) from None
+
+
+def _read_payload(path):
+    payload = _load_weights(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise FileFormatError(f"model file {path} is not in the Plexus format")
     if int(payload.get("format_version", -1)) > FORMAT_VERSION:
@@ -289,19 +296,7 @@ def model_kind(path):
     >>> model_kind(shipped_model_path())  # doctest: +SKIP
     'plexus'
     """
-    torch = _torch()
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"model file not found: {path}")
-    try:
-        # mmap: a 1 GB Cellpose-SAM file is inspected without reading it all
-        payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True,
-                             mmap=True)
-    except Exception as err:
-        raise FileFormatError(
-            f"model file {path} cannot be read as a Plexus or Cellpose-SAM "
-            f"model ({type(err).__name__}: {err})"
-        ) from None
+    payload = _load_weights(path)
     if isinstance(payload, dict) and payload.get("format") == FORMAT_NAME:
         return "plexus"
     if isinstance(payload, dict) and "W2" in payload:
