@@ -82,6 +82,33 @@ def as_volume(array, *, name="volume", source=None):
     return array
 
 
+def check_intensity_image(image, *, name="image", source=None):
+    """Return one grayscale intensity volume as 3D, refusing colour and 4D.
+
+    Booleans become 0/1 as uint8; a last axis of 3 or 4 samples behind
+    more than 4 planes is taken for colour (RGB(A)) and refused.
+
+    >>> check_intensity_image(np.zeros((4, 5))).shape
+    (1, 4, 5)
+    """
+    where = _where(name, source)
+    raw = np.asarray(image)
+    if raw.ndim >= 3 and raw.shape[-1] in (3, 4) and raw.shape[0] > 4:
+        raise InvalidInputError(
+            f"{where} looks like a colour (RGB(A)) image (shape {raw.shape}); "
+            "expected one grayscale volume (z, y, x): convert it to grey or "
+            "pick one channel, e.g. image[..., 0]"
+        )
+    volume = as_volume(raw, name=name, source=source)
+    if volume.dtype == bool:
+        volume = volume.view(np.uint8)
+    if volume.dtype.kind not in "uif":
+        raise InvalidInputError(
+            f"{where} must hold intensities (integers or floats), got {volume.dtype}"
+        )
+    return volume
+
+
 def check_labels(array, *, name="labels", source=None, allow_empty=False):
     """Return a label volume (unsigned integers, 0 = background) as 3D.
 

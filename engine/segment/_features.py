@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .._errors import InvalidInputError
-from .._validate import as_volume, check_spacing
+from .._validate import check_intensity_image, check_spacing
 
 #: Feature groups, in output order within each sigma. ``intensity`` is
 #: sigma-free and comes first; ``hessian`` and ``structure`` give three
@@ -126,25 +126,12 @@ def feature_names(sigmas, features=FEATURES):
 
 
 def check_image(image, *, name="image"):
-    """Return a single-channel intensity volume as 3D, rejecting RGB and 4D.
+    """One grayscale intensity volume as 3D (see ``check_intensity_image``).
 
     >>> check_image(np.zeros((4, 5))).shape
     (1, 4, 5)
     """
-    raw = np.asarray(image)
-    if raw.ndim == 3 and raw.shape[-1] in (3, 4) and raw.shape[0] > 4:
-        raise InvalidInputError(
-            f"{name} looks like an RGB(A) image (shape {raw.shape}); "
-            "pick one channel, e.g. image[..., 0]"
-        )
-    volume = as_volume(raw, name=name)
-    if volume.dtype == bool:
-        volume = volume.view(np.uint8)
-    if volume.dtype.kind not in "uif":
-        raise InvalidInputError(
-            f"{name} must hold real numbers, got dtype {volume.dtype}"
-        )
-    return volume
+    return check_intensity_image(image, name=name)
 
 
 def robust_range(image):

@@ -15,26 +15,11 @@ from .._validate import (
     as_volume,
     check_choice,
     check_distance,
+    check_intensity_image,
     check_spacing,
 )
 
 METHODS = ("otsu", "manual")
-
-
-def _check_image(image, name="image"):
-    image = np.asarray(image)
-    if image.ndim >= 3 and image.shape[-1] in (3, 4) and image.shape[0] > 4:
-        raise InvalidInputError(
-            f"{name} looks like a colour image (shape {image.shape}, last axis "
-            f"of {image.shape[-1]} colour samples); expected one grayscale "
-            "volume (z, y, x): convert it to grey or pick one channel first"
-        )
-    image = as_volume(image, name=name)
-    if image.dtype == bool or image.dtype.kind not in "uif":
-        raise InvalidInputError(
-            f"{name} must hold intensities (integers or floats), got {image.dtype}"
-        )
-    return image
 
 
 def _sigma_voxels(sigma, spacing):
@@ -122,7 +107,7 @@ def threshold_mask(
     """
     method = check_choice(method, METHODS, name="method")
     spacing = check_spacing(spacing)
-    image = _check_image(image)
+    image = check_intensity_image(image)
     if method == "manual":
         if threshold is None:
             raise InvalidInputError("method 'manual' needs a threshold value")
