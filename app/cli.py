@@ -26,6 +26,17 @@ def _spacing(text):
     return values
 
 
+def _label_ids(text):
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected label ids ID,ID,... (e.g. 1,12), got {text!r}") from None
+    if any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"label ids are positive integers, got {text!r}")
+    return values
+
+
 def _common(parser):
     parser.add_argument("--spacing", type=_spacing, metavar="DZ,DY,DX",
                         help="voxel size; overrides the tif metadata")
@@ -73,6 +84,9 @@ def build_parser():
     from . import cli_segment
 
     cli_segment.add_parsers(sub, _spacing)
+    from . import cli_branches
+
+    cli_branches.add_parsers(sub, _spacing, _label_ids)
 
     serve = sub.add_parser("serve", help="serve the dashboards in the browser (panel serve)")
     serve.add_argument("--port", type=int, default=5006, metavar="P")
@@ -182,6 +196,12 @@ def _run_segment(args):
     cli_segment.run_segment(args, _Progress)
 
 
+def _run_branches(args):
+    from . import cli_branches
+
+    cli_branches.run_branches(args)
+
+
 def _run_train_cellpose(args):
     from . import cli_segment
 
@@ -190,7 +210,7 @@ def _run_train_cellpose(args):
 
 _COMMANDS = {"network": _run_network, "proximity": _run_proximity, "demo": _run_demo,
              "serve": _run_serve, "segment": _run_segment,
-             "train-cellpose": _run_train_cellpose}
+             "train-cellpose": _run_train_cellpose, "branches": _run_branches}
 
 
 def main(argv=None):

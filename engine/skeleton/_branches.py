@@ -135,6 +135,30 @@ class Branches:
             return self.table.groupby("label")["length"].sum()
         return float(self.table["length"].sum())
 
+    def save(self, directory, *, branch_labels=None):
+        """Write ``branches.csv``, ``junctions.csv``, ``network.graphml`` (the
+        branchpoint network) and, if given, ``branch_labels.tif``.
+
+        Each file is written to a temporary name and renamed, so an
+        interrupted save never leaves a half-written file. ``junctions.csv``
+        lists every node of the network (junctions and ends; ``degree`` tells
+        them apart), in physical units.
+        """
+        from pathlib import Path
+
+        from .. import io
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        first = ["branch_id", "node_a", "node_b", "length", "euclidean", "tortuosity", "mean_radius"]
+        table = self.table[first + [c for c in BRANCH_COLUMNS if c not in first]]
+        io.write_table(table, directory / "branches.csv")
+        io.write_table(self.nodes, directory / "junctions.csv")
+        io.write_graphml(self.branchpoint_network(), directory / "network.graphml")
+        if branch_labels is not None:
+            io.write_tif(directory / "branch_labels.tif", branch_labels, spacing=self.spacing)
+        return directory
+
     def branchpoint_network(self):
         """Junctions and ends as nodes, branches as edges (a ``MultiGraph``).
 
@@ -178,7 +202,8 @@ def _relocate_junctions(dec, lines, centres, radii):
 
     The medial axis of thick tubes meets off the centrelines' crossing, and a
     branch's path bends over the last radius or so to reach it. Each incident
-    branch's centreline between one and three junction radii away is fitted
+    branch's centreline between two and four junction radii away (at most
+    half the branch) is fitted
     with a line; the junction moves to the point nearest to all those lines
     (least squares) when that is within one junction radius, and each branch's
     first junction radius is replaced by a straight piece to it.
@@ -197,7 +222,8 @@ def _relocate_junctions(dec, lines, centres, radii):
         for k, end in incident:
             line = lines[k] if end == 0 else lines[k][::-1]
             s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(line, axis=0), axis=1))])
-            part = line[(s >= rj) & (s <= 3 * rj)]
+            far = min(4 * rj, s[-1] / 2)
+            part = line[(s >= min(2 * rj, far / 2)) & (s <= far)]
             if len(part) < 3:
                 break
             c = part.mean(0)
