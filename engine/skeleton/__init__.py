@@ -16,6 +16,14 @@ from ._label import label_branches
 from ._skeletonize import from_osteoid, skeletonize, to_osteoid
 
 __all__ = [
-    "skeletonize", "SkeletonGraph", "Branches", "label_branches", "prune_graph",
-    "cable_length", "from_osteoid", "to_osteoid", "smooth_path", "default_sigma",
+    "Branches",
+    "SkeletonGraph",
+    "cable_length",
+    "default_sigma",
+    "from_osteoid",
+    "label_branches",
+    "prune_graph",
+    "skeletonize",
+    "smooth_path",
+    "to_osteoid",
 ]

@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .._validate import as_volume, check_same_shape
+from .._validate import as_volume
 
 _CHUNK = 2_000_000
 

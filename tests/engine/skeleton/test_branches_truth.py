@@ -9,9 +9,9 @@ the projections of its detected end points.
 
 import numpy as np
 import pytest
+from vessel_phantoms import arc_position, curved_tree, straight_y
 
 from engine.skeleton import Branches, label_branches, skeletonize
-from vessel_phantoms import arc_position, curved_tree, straight_y
 
 SPACINGS = [(1.0, 1.0, 1.0), (2.0, 0.7, 0.7), (3.0, 1.0, 0.8)]
 
