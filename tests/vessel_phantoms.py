@@ -82,6 +82,27 @@ def arc_position(curve, point):
     return float(cum[i] + t[i] * np.sqrt(dd[i])), float(dist[i])
 
 
+def match_branches(tree, branches):
+    """Per detected branch: (index of its true segment, relative length error).
+
+    A branch is matched to the segment whose capped centreline passes nearest
+    to both of its end points; its true length is the arc length along that
+    centreline between the projections of its end points.
+    """
+    nodes = branches.nodes.set_index("node")[["z", "y", "x"]]
+    out = []
+    for row in branches.table.itertuples():
+        pa, pb = nodes.loc[row.node_a].to_numpy(float), nodes.loc[row.node_b].to_numpy(float)
+        fits = []
+        for k in range(len(tree.segments)):
+            c = tree.capped_centreline(k)
+            (sa, da), (sb, db) = arc_position(c, pa), arc_position(c, pb)
+            fits.append((da + db, k, abs(sb - sa)))
+        _, k, true_length = min(fits)
+        out.append((k, row.length / true_length - 1))
+    return out
+
+
 def tube_voxels(points, radius, spacing, shape):
     """Index arrays of voxels whose centres lie within ``radius`` of the polyline."""
     sp = np.asarray(spacing, float)

@@ -9,27 +9,11 @@ the projections of its detected end points.
 
 import numpy as np
 import pytest
-from vessel_phantoms import arc_position, curved_tree, straight_y
+from vessel_phantoms import arc_position, curved_tree, match_branches, straight_y
 
 from engine.skeleton import Branches, label_branches, skeletonize
 
 SPACINGS = [(1.0, 1.0, 1.0), (2.0, 0.7, 0.7), (3.0, 1.0, 0.8)]
-
-
-def _matched_errors(tree, branches):
-    """Per branch: (true segment index, relative length error)."""
-    nodes = branches.nodes.set_index("node")[["z", "y", "x"]]
-    out = []
-    for row in branches.table.itertuples():
-        pa, pb = nodes.loc[row.node_a].to_numpy(float), nodes.loc[row.node_b].to_numpy(float)
-        fits = []
-        for k in range(len(tree.segments)):
-            c = tree.capped_centreline(k)
-            (sa, da), (sb, db) = arc_position(c, pa), arc_position(c, pb)
-            fits.append((da + db, k, abs(sb - sa)))
-        _, k, true_length = min(fits)
-        out.append((k, row.length / true_length - 1))
-    return out
 
 
 @pytest.fixture(scope="module", params=[(make, sp) for make in (straight_y, curved_tree)
@@ -48,7 +32,7 @@ def test_branch_and_junction_counts_are_exact(measured):
     assert len(b.junctions) == len(tree.junctions)
     assert (b.nodes["kind"] == "end").sum() == len(tree.tips)
     # every true segment is found once
-    assert sorted(k for k, _ in _matched_errors(tree, b)) == list(range(len(tree.segments)))
+    assert sorted(k for k, _ in match_branches(tree, b)) == list(range(len(tree.segments)))
 
 
 def test_junctions_lie_within_one_tube_radius(measured):
@@ -61,7 +45,7 @@ def test_junctions_lie_within_one_tube_radius(measured):
 
 def test_lengths_within_two_percent(measured):
     tree, _, b = measured
-    errors = np.array([e for _, e in _matched_errors(tree, b)])
+    errors = np.array([e for _, e in match_branches(tree, b)])
     assert np.abs(errors).max() < 0.02, errors
 
 
@@ -70,7 +54,7 @@ def test_straight_tubes_have_tortuosity_near_one(measured):
     straight = [k for k, seg in enumerate(tree.segments)
                 if seg.length / np.linalg.norm(seg.points[-1] - seg.points[0]) < 1 + 1e-9]
     assert straight  # both trees have straight segments
-    matched = [k for k, _ in _matched_errors(tree, b)]
+    matched = [k for k, _ in match_branches(tree, b)]
     tort = b.table["tortuosity"].to_numpy()
     for i, k in enumerate(matched):
         if k in straight:
@@ -93,8 +77,8 @@ def test_raw_voxel_paths_read_long():
     """Without smoothing the staircase shows: the reason for measuring smoothed."""
     tree = straight_y((2.0, 0.7, 0.7))
     graph = skeletonize(tree.mask(), tree.spacing)
-    raw = np.array([e for _, e in _matched_errors(tree, Branches(graph, smooth=0))])
-    smooth = np.array([e for _, e in _matched_errors(tree, Branches(graph))])
+    raw = np.array([e for _, e in match_branches(tree, Branches(graph, smooth=0))])
+    smooth = np.array([e for _, e in match_branches(tree, Branches(graph))])
     assert raw.min() > 0.05
     assert np.abs(smooth).max() < 0.02
 
@@ -116,7 +100,7 @@ def test_branch_labels_cover_the_mask_and_follow_the_segments(measured):
     assert set(np.unique(labels[mask])) == set(b.table["branch_id"])
     # the middle of each true segment is labelled with the branch matched to it
     sp = np.asarray(tree.spacing)
-    for bid, (k, _) in zip(b.table["branch_id"], _matched_errors(tree, b)):
+    for bid, (k, _) in zip(b.table["branch_id"], match_branches(tree, b)):
         pts = tree.segments[k].points
         mid = np.round(pts[len(pts) // 2] / sp).astype(int)
         assert labels[tuple(mid)] == bid
