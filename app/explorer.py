@@ -4,8 +4,11 @@
 :class:`~app.workspace.Workspace` (what every view shows) and one
 :class:`~app.runner.Runner` (the long steps), and its actions are plain
 methods: :meth:`load_demo`, :meth:`load_paths`, :meth:`load_uploads`,
-:meth:`load_handoff`, :meth:`build`, :meth:`export`. The views only display the workspace and
-call these actions, so everything here is tested without a browser.
+:meth:`load_handoff`, :meth:`build`, :meth:`export`. The branches of the connecting
+objects (skeleton, branch labels, branchpoint network) are :attr:`branches`, a
+:class:`~app.branches.BranchAnalysis` sharing the workspace and the runner. The
+views only display the workspace and call these actions, so everything here is
+tested without a browser.
 
 >>> explorer = NetworkExplorer()
 >>> explorer.spacing_text = "2, 0.5, 0.5"
@@ -21,6 +24,7 @@ import param
 
 from engine import InvalidInputError
 
+from .branches import BranchAnalysis
 from .runner import Runner
 from .workspace import Workspace
 
@@ -95,6 +99,9 @@ class NetworkExplorer(param.Parameterized):
         self.workspace = Workspace()
         self.runner = Runner()
         self._edges = None  # the connecting objects, kept apart from the display layers
+        #: Skeleton and branches of the connecting objects (the "Branches" control).
+        self.branches = BranchAnalysis(workspace=self.workspace, runner=self.runner,
+                                       volume=lambda: self._edges)
 
     # -- inputs ----------------------------------------------------------------
     def parsed_spacing(self):

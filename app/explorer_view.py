@@ -7,10 +7,12 @@ own ``panel()`` layouts over the explorer's shared workspace.
 
 import panel as pn
 
+from .branch_view import BranchNetworkView
+from .branches import OVERLAYS
 from .network_view import NetworkView
 from .runner import user_message
 from .slice_browser import SliceBrowser
-from .tables import TableView
+from .tables import BranchTableView, TableView
 from .view3d import View3D
 
 SIDEBAR_WIDTH = 320
@@ -75,6 +77,27 @@ def _network_controls(explorer):
                      sizing_mode="stretch_width")
 
 
+def _branch_controls(explorer):
+    analysis = explorer.branches
+    prune = pn.widgets.FloatInput.from_param(analysis.param.prune, name="prune spurs shorter than",
+                                             sizing_mode="stretch_width")
+    measure = _button("Measure branches",
+                      _guarded(explorer, "measuring the branches", analysis.analyze),
+                      css_classes=["plexus-branches-button"])
+    measure.disabled = explorer.runner.param.running
+    toggle = pn.widgets.RadioButtonGroup.from_param(
+        analysis.param.overlay, options=list(OVERLAYS), sizing_mode="stretch_width",
+        disabled=pn.bind(lambda branches: branches is None, explorer.workspace.param.branches))
+    return pn.Column(
+        "### Branches",
+        pn.pane.Markdown("Skeletonise the connecting objects: branch labels in the slices, "
+                         "centrelines in 3D, the branchpoint network below.", margin=(0, 10)),
+        prune, measure, pn.pane.Markdown("Slices show:", margin=(0, 10)), toggle,
+        pn.pane.Markdown(analysis.param.message, margin=(0, 10)),
+        sizing_mode="stretch_width",
+    )
+
+
 def _export_controls(explorer):
     return pn.Column(
         "### Export",
@@ -92,6 +115,9 @@ def explorer_layout(explorer):
     network_view = NetworkView(workspace=ws)
     tables = TableView(workspace=ws)
     view3d = View3D(workspace=ws, width=640, height=480)
+    branch_network = BranchNetworkView(workspace=ws)
+    branch_tables = BranchTableView(workspace=ws)
+    explorer.branches.link(main_slice, *side_slices)
 
     header = pn.pane.Markdown(
         pn.bind(lambda title, message: f"## Plexus network explorer\n{title}  \n*{message}*",
@@ -99,7 +125,8 @@ def explorer_layout(explorer):
         sizing_mode="stretch_width",
     )
     sidebar = pn.Column(
-        _data_controls(explorer), _network_controls(explorer), _export_controls(explorer),
+        _data_controls(explorer), _network_controls(explorer), _branch_controls(explorer),
+        _export_controls(explorer),
         width=SIDEBAR_WIDTH,
     )
     views = pn.Column(
@@ -110,6 +137,9 @@ def explorer_layout(explorer):
                pn.Column(*(b.panel(height=300) for b in side_slices), sizing_mode="stretch_width"),
                sizing_mode="stretch_width"),
         tables.panel(),
+        pn.pane.Markdown("### Branches of the connecting objects"),
+        branch_network.panel(),
+        branch_tables.panel(),
         sizing_mode="stretch_width",
     )
     return pn.Row(sidebar, views, sizing_mode="stretch_width")

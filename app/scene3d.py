@@ -24,6 +24,7 @@ import io
 import math
 from dataclasses import dataclass, field
 
+import colorcet
 import numpy as np
 import pyvista as pv
 
@@ -34,6 +35,8 @@ from engine import InvalidInputError
 BACKGROUND = "#1e1f22"
 #: Colour of the edge tubes when nothing about them is selected.
 EDGE_COLOR = "#a0a4ab"
+#: Colours of the skeleton by radius, thinnest to thickest.
+RADIUS_PALETTE = colorcet.bmy
 #: Share of its own colour an unselected object keeps while something is selected.
 DIM_FACTOR = 0.35
 #: The build cap: above it, label volumes are strided until their surfaces fit.
@@ -48,6 +51,7 @@ def _hex_to_rgb(color):
 SELECTED_RGB = _hex_to_rgb(SELECTED_COLOR)
 BACKGROUND_RGB = _hex_to_rgb(BACKGROUND)
 EDGE_RGB = _hex_to_rgb(EDGE_COLOR)
+_RADIUS_RGB = np.array([_hex_to_rgb(c) for c in RADIUS_PALETTE], np.uint8)
 
 
 @dataclass(eq=False)
@@ -67,13 +71,24 @@ class Scene:
         Node label of each sphere triangle.
     edge_nodes : ndarray, shape (n_cells, 2)
         The two node labels of the edge each tube triangle belongs to.
+    skeleton : pyvista.PolyData or None
+        Tubes along the branch centrelines, with ``"rgb"``.
+    skeleton_lines : pyvista.PolyData or None
+        The centrelines themselves: one polyline cell per branch, in the
+        branch table's order, with the cell array ``"branch"`` (its id).
+    skeleton_branches, skeleton_radii : ndarray, shape (n_cells,)
+        Branch id and mean radius of the branch of each tube triangle.
+    skeleton_color : {"branch", "radius"}
+        What the tubes' colours show (see :func:`color_skeleton`).
     actors : dict of str to pyvista.Actor
-        ``"surfaces"``, ``"nodes"``, ``"edges"`` (those that exist) in
-        ``plotter``.
+        ``"surfaces"``, ``"nodes"``, ``"edges"``, ``"skeleton"`` (those that
+        exist) in ``plotter``.
     opacity : float
         Opacity of the surfaces.
     network_visible : bool
         Whether the spheres and tubes are shown.
+    skeleton_visible : bool
+        Whether the skeleton tubes are shown.
     copies : list of (pyvista.Plotter, dict)
         Further plotters over the same meshes (see :func:`add_plotter`).
     step : int
@@ -89,11 +104,17 @@ class Scene:
     node_labels: np.ndarray | None = None
     edges: pv.PolyData | None = None
     edge_nodes: np.ndarray | None = None
+    skeleton: pv.PolyData | None = None
+    skeleton_lines: pv.PolyData | None = None
+    skeleton_branches: np.ndarray | None = None
+    skeleton_radii: np.ndarray | None = None
+    skeleton_color: str = "branch"
     actors: dict = field(default_factory=dict)
     step: int = 1
     selected: int | None = None
     opacity: float = 1.0
     network_visible: bool = True
+    skeleton_visible: bool = True
     copies: list = field(default_factory=list)
 
 
@@ -275,10 +296,89 @@ def network_meshes(nodes, edge_pairs=(), *, node_radius=1.0, edge_radius=None):
     return spheres, tubes
 
 
+def skeleton_meshes(centrelines, branch_ids, *, radius=1.0):
+    """Polylines along the branch centrelines, and tubes around them.
+
+    Parameters
+    ----------
+    centrelines : list of ndarray, shape (k, 3)
+        Physical (z, y, x) polylines (``Branches.centrelines``).
+    branch_ids : array-like of int
+        Id of each centreline's branch.
+    radius : float
+        Physical radius of the tubes.
+
+    Returns
+    -------
+    lines : pyvista.PolyData or None
+        One polyline cell per centreline, same order and points (in x, y,
+        z), with the cell array ``"branch"``. None without centrelines.
+    tubes : pyvista.PolyData or None
+        Triangles around the lines with ``"branch"`` per triangle (lines
+        shorter than a point spacing get none).
+
+    >>> lines, tubes = skeleton_meshes([np.array([[0, 0, 0], [0, 0, 4.0], [0, 3, 4]])], [7])
+    >>> lines.n_cells, lines.n_points, np.unique(tubes["branch"]).tolist()
+    (1, 3, [7])
+    """
+    branch_ids = np.asarray(branch_ids, np.int64).reshape(-1)
+    if len(centrelines) != len(branch_ids):
+        raise InvalidInputError(
+            f"{len(centrelines)} centrelines but {len(branch_ids)} branch ids")
+    if not len(centrelines):
+        return None, None
+    lines = _polylines([np.asarray(c, float).reshape(-1, 3)[:, ::-1] for c in centrelines])
+    lines.cell_data["branch"] = branch_ids
+    # Repeated points make the tube filter drop or twist a line: tube a clean copy.
+    clean = [_drop_repeats(np.asarray(c, float).reshape(-1, 3)[:, ::-1]) for c in centrelines]
+    keep = [k for k, c in enumerate(clean) if len(c) >= 2]
+    if not keep:
+        return lines, None
+    tube_input = _polylines([clean[k] for k in keep])
+    tube_input.cell_data["branch"] = branch_ids[keep]
+    tubes = tube_input.tube(radius=float(radius), n_sides=8, capping=False).triangulate()
+    return lines, tubes
+
+
+def _polylines(parts):
+    points = np.concatenate(parts) if parts else np.zeros((0, 3))
+    starts = np.cumsum([0] + [len(p) for p in parts[:-1]])
+    cells = np.concatenate([np.concatenate([[len(p)], np.arange(len(p)) + start])
+                            for p, start in zip(parts, starts)]).astype(np.int64)
+    return pv.PolyData(points, lines=cells)
+
+
+def _drop_repeats(points):
+    if len(points) < 2:
+        return points
+    step = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    return points[np.concatenate([[True], step > 1e-9])]
+
+
+def skeleton_rgb(branch_ids, radii, by="branch", *, radius_range=None):
+    """Colours of skeleton triangles: the branch's glasbey colour or its radius.
+
+    ``"branch"`` colours a branch as the ``"branches"`` label layer colours
+    it in the slices; ``"radius"`` maps the branch's mean radius to
+    :data:`RADIUS_PALETTE`, thinnest to thickest (or over ``radius_range``).
+    """
+    if by == "branch":
+        return label_rgb(np.asarray(branch_ids, np.uint64))
+    if by != "radius":
+        raise InvalidInputError(f"skeleton colours are by 'branch' or 'radius', got {by!r}")
+    radii = np.asarray(radii, float)
+    if radius_range is None:
+        radius_range = (radii.min(), radii.max()) if len(radii) else (0.0, 1.0)
+    low, high = radius_range
+    scaled = (radii - low) / (high - low) if high > low else np.zeros_like(radii)
+    index = np.rint(np.clip(scaled, 0, 1) * (len(RADIUS_PALETTE) - 1)).astype(int)
+    return _RADIUS_RGB[index]
+
+
 def build_scene(
-    labels=None, spacing=(1.0, 1.0, 1.0), *, network=None, step=None,
+    labels=None, spacing=(1.0, 1.0, 1.0), *, network=None, skeleton=None, step=None,
     max_triangles=DEFAULT_MAX_TRIANGLES, smoothing=True, opacity=1.0,
-    node_radius=None, window_size=(800, 600),
+    node_radius=None, skeleton_color="branch", window_size=(800, 600),
 ):
     """An off-screen plotter with label surfaces and a network, camera set.
 
@@ -291,6 +391,9 @@ def build_scene(
     network : engine.network.Network, pandas.DataFrame or None
         A network (spheres at its node centroids, tubes along its edges)
         or a node table with ``label, z, y, x`` (spheres only).
+    skeleton : engine.skeleton.Branches or None
+        Branches whose ``centrelines`` are drawn as tubes (ids and mean
+        radii from its ``table``).
     step : int or None
         Stride through the volume; None picks the smallest one whose
         surfaces fit ``max_triangles`` (None: no cap).
@@ -299,7 +402,11 @@ def build_scene(
     opacity : float
         Opacity of the surfaces (0..1); lower it to see the network inside.
     node_radius : float or None
-        Physical sphere radius; None: 0.6 % of the scene's diagonal.
+        Physical sphere radius; None: 0.6 % of the scene's diagonal. The
+        skeleton's tubes are half as thick, or half the median branch
+        radius where that is more.
+    skeleton_color : {"branch", "radius"}
+        Colour the skeleton by branch id or by mean radius.
     window_size : tuple (width, height)
         Pixels of screenshots and of server-side renderings.
 
@@ -318,13 +425,25 @@ def build_scene(
             scene.surface_labels = np.asarray(mesh.cell_data.pop("labels"))
             scene.surfaces = mesh
     nodes, pairs = _network_parts(network)
+    if node_radius is None and ((nodes is not None and len(nodes)) or skeleton is not None):
+        node_radius = 0.006 * _diagonal(scene.surfaces, nodes, labels, spacing, skeleton)
     if nodes is not None and len(nodes):
-        if node_radius is None:
-            node_radius = 0.006 * _diagonal(scene.surfaces, nodes, labels, spacing)
         spheres, tubes = network_meshes(nodes, pairs, node_radius=node_radius)
         scene.nodes, scene.node_labels = spheres, np.asarray(spheres.cell_data.pop("label"))
         if tubes is not None:
             scene.edges, scene.edge_nodes = tubes, np.asarray(tubes.cell_data.pop("nodes"))
+    if skeleton is not None and len(skeleton.centrelines):
+        table = skeleton.table
+        # Half a node sphere, or half the typical branch radius when that is thicker.
+        radius = max(0.5 * node_radius, 0.5 * float(np.median(table["mean_radius"])))
+        lines, tubes = skeleton_meshes(skeleton.centrelines, table["branch_id"], radius=radius)
+        scene.skeleton_lines = lines
+        if tubes is not None:
+            radius_of = dict(zip(table["branch_id"].astype(int), table["mean_radius"].astype(float)))
+            scene.skeleton = tubes
+            scene.skeleton_branches = np.asarray(tubes.cell_data.pop("branch"))
+            scene.skeleton_radii = np.array([radius_of[int(b)] for b in scene.skeleton_branches])
+            color_skeleton(scene, skeleton_color)
     scene.actors = _add_meshes(scene, plotter)
     plotter.view_isometric()
     # An off-screen plotter never renders on its own, so its camera would
@@ -369,6 +488,9 @@ def _add_meshes(scene, plotter):
         if mesh is not None:
             actors[name] = _add_colored(plotter, mesh)
             actors[name].visibility = scene.network_visible
+    if scene.skeleton is not None:
+        actors["skeleton"] = _add_colored(plotter, scene.skeleton)
+        actors["skeleton"].visibility = scene.skeleton_visible
     return actors
 
 
@@ -381,12 +503,15 @@ def _network_parts(network):
     return network, ()
 
 
-def _diagonal(surfaces, nodes, labels, spacing):
+def _diagonal(surfaces, nodes, labels, spacing, skeleton=None):
     if surfaces is not None:
         bounds = np.asarray(surfaces.bounds).reshape(3, 2)
         return float(np.linalg.norm(bounds[:, 1] - bounds[:, 0])) or 1.0
     if labels is not None:
         return float(np.linalg.norm(np.multiply(np.shape(labels), spacing)))
+    if nodes is None or not len(nodes):
+        points = np.concatenate([np.zeros((1, 3)), *skeleton.centrelines])
+        return float(np.linalg.norm(np.ptp(points, axis=0))) or 1.0
     spread = np.ptp(nodes[["x", "y", "z"]].to_numpy(float), axis=0)
     return float(np.linalg.norm(spread)) or 1.0
 
@@ -469,6 +594,27 @@ def set_network_visible(scene, visible):
         for name in ("nodes", "edges"):
             if name in actors:
                 actors[name].visibility = scene.network_visible
+
+
+def set_skeleton_visible(scene, visible):
+    """Show or hide the skeleton tubes, in every plotter of the scene."""
+    scene.skeleton_visible = bool(visible)
+    for actors in _actor_sets(scene):
+        if "skeleton" in actors:
+            actors["skeleton"].visibility = scene.skeleton_visible
+
+
+def color_skeleton(scene, by):
+    """Colour the skeleton tubes by ``"branch"`` id or by mean ``"radius"``.
+
+    Only colours change (see :func:`skeleton_rgb`); refresh the display
+    afterwards, as after :func:`highlight`.
+    """
+    if by not in ("branch", "radius"):
+        raise InvalidInputError(f"skeleton colours are by 'branch' or 'radius', got {by!r}")
+    scene.skeleton_color = by
+    if scene.skeleton is not None:
+        _write_rgb(scene.skeleton, skeleton_rgb(scene.skeleton_branches, scene.skeleton_radii, by))
 
 
 def triangle_count(plotter, *, visible_only=True):

@@ -261,7 +261,7 @@ class SliceBrowser(param.Parameterized):
         if layer == "edges":
             return f"connecting object {label}"
         if layer == "branches":
-            return f"branch {label}"
+            return self._describe_branch(label)
         text = f"{ws.label_name(label)} (label {label})"
         table = ws.node_table
         if table is not None:
@@ -270,6 +270,20 @@ class SliceBrowser(param.Parameterized):
                 row = rows.iloc[0]
                 text += (f", degree {int(row['degree'])}, community {int(row['community'])}"
                          f", volume {row['volume']:.4g}")
+        return text
+
+    def _describe_branch(self, label):
+        text = f"branch {label}"
+        branches = self.workspace.branches
+        if branches is not None:
+            key = ("branch rows", id(branches))
+            if key not in self._layer_cache:
+                self._layer_cache[key] = branches.table.set_index("branch_id")
+            table = self._layer_cache[key]
+            if label in table.index:
+                row = table.loc[label]
+                text += (f", length {row['length']:.4g}, tortuosity {row['tortuosity']:.3g}"
+                         f", mean radius {row['mean_radius']:.3g}")
         return text
 
     def label_at(self, u, v, layer="nodes"):

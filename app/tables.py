@@ -1,9 +1,11 @@
-"""Node and edge tables: sortable, filterable, linked to the selection.
+"""Node, edge and branch tables: sortable, filterable, linked to the selection.
 
 :class:`TableView` is a view-model over a :class:`~app.workspace.Workspace`:
 it prepares the two tables, keeps a row selection for each in step with
 ``workspace.selected``, and produces the CSV and Excel downloads as bytes.
 :meth:`TableView.panel` builds the Panel ``Tabulator`` widgets around it.
+:class:`BranchTableView` does the same for ``workspace.branches`` (branches,
+junctions and ends); choosing a row there moves the cursor to it.
 
 Choices worth knowing:
 
@@ -40,6 +42,15 @@ MAX_EXACT_INTEGER = 2**53
 
 #: Order of the leading columns of the edge table.
 EDGE_TABLE_COLUMNS = ("node_a", "name_a", "node_b", "name_b", "edge_id", "length")
+#: Columns (and dtypes) of ``Branches.table`` and ``Branches.nodes`` (engine.skeleton).
+#: An empty table keeps them: a Tabulator keeps the column types it was made with.
+BRANCH_TABLE_COLUMNS = {
+    "branch_id": np.int64, "node_a": np.int64, "node_b": np.int64, "length": float,
+    "euclidean": float, "tortuosity": float, "mean_radius": float, "min_radius": float,
+    "label": np.int64, "kind": object, "n_vertices": np.int64,
+}
+BRANCH_NODE_COLUMNS = {"node": np.int64, "z": float, "y": float, "x": float, "degree": np.int64,
+                       "kind": object, "label": np.int64}
 
 
 def exact_ids(frame):
@@ -293,10 +304,108 @@ class TableView(param.Parameterized):
         )
 
 
-class _LinkedTable:
-    """A Tabulator kept in step, both ways, with one selection parameter."""
+class BranchTableView(param.Parameterized):
+    """View-model of the branch tables (``workspace.branches``).
 
-    def __init__(self, view, selection_param, frame):
+    Two tables: the branches (``Branches.table``: length, tortuosity,
+    radii, ...) and the nodes of the branchpoint network (junctions and
+    ends, ``Branches.nodes``). Choosing a branch row moves the workspace's
+    cursor to the middle of its centreline, so the slice views show it.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    page_size : int
+    branch_selection : list of int
+        Selected rows of :meth:`branch_frame`; at most one.
+    """
+
+    workspace = param.ClassSelector(class_=Workspace)
+    page_size = param.Integer(default=20, bounds=(5, 500))
+    branch_selection = param.List(default=[], item_type=int)
+    node_selection = param.List(default=[], item_type=int)
+
+    def __init__(self, workspace=None, **params):
+        super().__init__(workspace=workspace if workspace is not None else Workspace(), **params)
+        self.workspace.param.watch(self._branches_changed, ["branches"])
+
+    def branch_frame(self):
+        """One row per branch (``Branches.table``); empty without branches."""
+        branches = self.workspace.branches
+        if branches is None:
+            return _empty(BRANCH_TABLE_COLUMNS)
+        return branches.table.reset_index(drop=True)
+
+    def node_frame(self):
+        """One row per junction or end (``Branches.nodes``); empty without branches."""
+        branches = self.workspace.branches
+        if branches is None:
+            return _empty(BRANCH_NODE_COLUMNS)
+        return branches.nodes.reset_index(drop=True)
+
+    def middle_voxel(self, row):
+        """Voxel (z, y, x) at the middle of the centreline of a branch row."""
+        line = self.workspace.branches.centrelines[row]
+        return self.workspace.voxel_of(line[len(line) // 2])
+
+    def _branches_changed(self, *_):
+        with param.parameterized.batch_call_watchers(self):
+            self.branch_selection = []
+            self.node_selection = []
+
+    @param.depends("branch_selection", watch=True)
+    def _branch_chosen(self):
+        if self.branch_selection and self.workspace.branches is not None:
+            self.workspace.cursor = self.middle_voxel(self.branch_selection[-1])
+
+    @param.depends("node_selection", watch=True)
+    def _node_chosen(self):
+        if self.node_selection and self.workspace.branches is not None:
+            row = self.node_frame().iloc[self.node_selection[-1]]
+            self.workspace.cursor = self.workspace.voxel_of((row["z"], row["y"], row["x"]))
+
+    def branches_csv(self):
+        """The branch table as CSV bytes (UTF-8)."""
+        return self.branch_frame().to_csv(index=False).encode("utf-8")
+
+    def nodes_csv(self):
+        """The junctions and ends as CSV bytes (UTF-8)."""
+        return self.node_frame().to_csv(index=False).encode("utf-8")
+
+    def panel(self):
+        """The thin Panel view: the two Tabulators and CSV downloads."""
+        import panel as pn
+
+        branches = _LinkedTable(self, "branch_selection", self.branch_frame,
+                                refresh_on=("branches",))
+        nodes = _LinkedTable(self, "node_selection", self.node_frame, refresh_on=("branches",))
+        title = self.workspace.title or "network"
+
+        def download(label, filename, produce):
+            return pn.widgets.FileDownload(
+                callback=lambda: io.BytesIO(produce()), filename=filename, label=label,
+                color="light", embed=False,
+            )
+
+        buttons = pn.Row(download("Branches (CSV)", f"{title}_branches.csv", self.branches_csv),
+                         download("Junctions and ends (CSV)", f"{title}_junctions.csv",
+                                  self.nodes_csv))
+        return pn.Column(
+            buttons,
+            pn.Tabs(("Branches", branches.widget), ("Junctions and ends", nodes.widget),
+                    dynamic=False),
+            visible=pn.bind(lambda branches: branches is not None, self.workspace.param.branches),
+            sizing_mode="stretch_width", css_classes=["plexus-branch-tables"],
+        )
+
+
+class _LinkedTable:
+    """A Tabulator kept in step, both ways, with one selection parameter.
+
+    It reloads when one of the workspace parameters ``refresh_on`` changes.
+    """
+
+    def __init__(self, view, selection_param, frame, *, refresh_on=("network", "node_table")):
         import panel as pn
 
         self.view = view
@@ -313,7 +422,7 @@ class _LinkedTable:
         )
         self.widget.param.watch(self.from_widget, ["selection"])
         view.param.watch(self.to_widget, [selection_param])
-        view.workspace.param.watch(self.refresh, ["network", "node_table"])
+        view.workspace.param.watch(self.refresh, list(refresh_on))
         self.show(getattr(view, selection_param))
 
     def from_widget(self, event):
@@ -348,6 +457,10 @@ class _LinkedTable:
             widget.selection = list(rows)
         finally:
             self.updating = False
+
+
+def _empty(columns):
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
 def _float_formatters(frame):

@@ -41,7 +41,7 @@ MODES = ("auto", "browser", "image", "server")
 #: a session launcher at ``/paraview/`` (a 405 error in the console).
 TRAME_PAGE = "http://{host}:{port}/index.html?sessionURL=ws://USE_HOST/ws"
 
-NOTHING_TO_SHOW = "Nothing to show yet: load labels or a network."
+NOTHING_TO_SHOW = "Nothing to show yet: load labels, build a network or measure branches."
 WAITING_FOR_PROBE = "Checking whether this browser can draw with WebGL..."
 
 
@@ -209,7 +209,8 @@ class RemoteRenderServer:
 class View3D(param.Parameterized):
     """View-model of the 3D view of a :class:`~app.workspace.Workspace`.
 
-    It builds a scene from the workspace's label layer and network,
+    It builds a scene from the workspace's label layer, network and
+    branch centrelines (``workspace.branches``),
     highlights ``workspace.selected``, and decides how the scene reaches
     the screen (see the module docstring). :meth:`panel` returns the
     Panel layout; :meth:`show_in_notebook` shows the same scene through
@@ -221,13 +222,17 @@ class View3D(param.Parameterized):
     layer : str or None
         Label layer drawn as surfaces (a key of ``workspace.labels``); None
         draws the network alone. Defaults to ``"nodes"`` when there is one.
-    show_network, opacity, smoothing, mode, triangle_budget, max_triangles, step
+    show_network, show_skeleton, skeleton_color, opacity, smoothing, mode,
+    triangle_budget, max_triangles, step
         See each parameter's doc.
     """
 
     workspace = param.ClassSelector(class_=Workspace, doc="The shared state this view shows.")
     layer = param.Selector(default=None, objects=[], allow_None=True, doc="Label layer drawn as surfaces.")
     show_network = param.Boolean(default=True, doc="Draw nodes as spheres and edges as tubes.")
+    show_skeleton = param.Boolean(default=True, doc="Draw the branch centrelines (workspace.branches) as tubes.")
+    skeleton_color = param.Selector(default="branch", objects=["branch", "radius"],
+                                    doc="Colour the skeleton by branch id or by mean radius.")
     opacity = param.Magnitude(default=0.6, doc="Opacity of the surfaces; below 1 the network shows through.")
     smoothing = param.Boolean(default=True, doc="Smooth the voxel staircase of the surfaces.")
     mode = param.Selector(default="auto", objects=list(MODES), doc="How the scene reaches the screen.")
@@ -282,8 +287,9 @@ class View3D(param.Parameterized):
             self.layer = "nodes" if "nodes" in names else (names[0] if names else None)
         self._offered_layers = bool(names)
 
-    @param.depends("workspace.labels", "workspace.network", "workspace.spacing",
-                   "layer", "smoothing", "step", "max_triangles", "width", "height", watch=True)
+    @param.depends("workspace.labels", "workspace.network", "workspace.branches",
+                   "workspace.spacing", "layer", "smoothing", "step", "max_triangles",
+                   "width", "height", watch=True)
     def _rebuild(self):
         if self._building:  # the layer fallback below re-enters through its watcher
             return
@@ -293,11 +299,13 @@ class View3D(param.Parameterized):
             labels = self.workspace.labels.get(self.layer) if self.layer else None
             old = self.scene
             scene = scene3d.build_scene(
-                labels, self.workspace.spacing, network=self.workspace.network, step=self.step,
+                labels, self.workspace.spacing, network=self.workspace.network,
+                skeleton=self.workspace.branches, step=self.step,
                 max_triangles=self.max_triangles, smoothing=self.smoothing, opacity=self.opacity,
-                window_size=(self.width, self.height),
+                skeleton_color=self.skeleton_color, window_size=(self.width, self.height),
             )
             scene3d.set_network_visible(scene, self.show_network)
+            scene3d.set_skeleton_visible(scene, self.show_skeleton)
             scene3d.highlight(scene, self.workspace.selected, surfaces=self._surfaces_are_nodes())
             with param.parameterized.batch_call_watchers(self):
                 self.scene = scene
@@ -324,10 +332,22 @@ class View3D(param.Parameterized):
     def _on_opacity(self):
         self._change(lambda: scene3d.set_opacity(self.scene, self.opacity))
 
+    @param.depends("skeleton_color", watch=True)
+    def _on_skeleton_color(self):
+        self._change(lambda: scene3d.color_skeleton(self.scene, self.skeleton_color))
+
     @param.depends("show_network", watch=True)
     def _on_show_network(self):
+        self._set_visibility(lambda: scene3d.set_network_visible(self.scene, self.show_network))
+
+    @param.depends("show_skeleton", watch=True)
+    def _on_show_skeleton(self):
+        self._set_visibility(lambda: scene3d.set_skeleton_visible(self.scene, self.show_skeleton))
+
+    def _set_visibility(self, apply):
+        """Show or hide meshes: the triangle count, hence the mode, may change."""
         mode = self.active_mode
-        self._change(lambda: scene3d.set_network_visible(self.scene, self.show_network), refresh=False)
+        self._change(apply, refresh=False)
         self.n_triangles = scene3d.triangle_count(self.scene.plotter)
         self._resolve_mode()
         if self.active_mode == mode:
@@ -347,7 +367,7 @@ class View3D(param.Parameterized):
         if self.mode != "auto":
             mode, why = self.mode, f"{count}: {self.mode} mode chosen"
         elif n == 0:
-            mode, why = "browser", "nothing to show: no label layer and no network"
+            mode, why = "browser", "nothing to show: no label layer, network or skeleton"
         elif self.webgl is False:
             mode, why = "image", f"{count}: this browser has no WebGL, so a static image is rendered on the server"
         elif n > self.triangle_budget:
@@ -387,12 +407,16 @@ class View3D(param.Parameterized):
         if self._layout is None:
             probe = WebGLProbe(height=0, width=0, margin=0)
             probe.param.watch(lambda event: setattr(self, "webgl", event.new), "webgl")
-            controls = pn.Row(
+            controls = pn.Column(pn.Row(
                 pn.widgets.Select.from_param(self.param.layer, name="Surfaces", width=160),
                 pn.widgets.FloatSlider.from_param(self.param.opacity, name="Opacity", width=160),
                 pn.widgets.Checkbox.from_param(self.param.show_network, name="Network"),
                 pn.widgets.Select.from_param(self.param.mode, name="Rendering", width=120),
-            )
+            ), pn.Row(
+                pn.widgets.Checkbox.from_param(self.param.show_skeleton, name="Skeleton"),
+                pn.widgets.Select.from_param(self.param.skeleton_color, name="Skeleton colour",
+                                             width=120),
+            ))
             size = {"width": self.width, "height": self.height, "visible": False}
             self._message = pn.pane.Markdown(NOTHING_TO_SHOW, visible=False)
             self._image_pane = pn.pane.PNG(None, **size)

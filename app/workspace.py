@@ -35,6 +35,9 @@ class Workspace(param.Parameterized):
     spacing : tuple (dz, dy, dx)
         Physical voxel size.
     network : engine.network.Network or None
+    branches : engine.skeleton.Branches or None
+        Branches of the connecting objects (:meth:`set_branches`); their
+        ids are the ``"branches"`` label layer.
     node_table : pandas.DataFrame or None
         One row per node: ``label``, ``name``, centroid ``z, y, x``
         (physical), ``volume``, ``degree``, centralities, ``community``.
@@ -50,6 +53,7 @@ class Workspace(param.Parameterized):
     labels = param.Dict(default={})
     spacing = param.NumericTuple(default=(1.0, 1.0, 1.0), length=3)
     network = param.Parameter(default=None)
+    branches = param.Parameter(default=None)
     node_table = param.DataFrame(default=None, allow_None=True)
     names = param.Dict(default={})
     selected = param.Integer(default=None, allow_None=True)
@@ -66,7 +70,7 @@ class Workspace(param.Parameterized):
         return None
 
     def set_volumes(self, *, image=None, labels=None, spacing=None, names=None, title=None):
-        """Replace the volumes (and the network, which no longer fits).
+        """Replace the volumes (and the network and branches, which no longer fit).
 
         Raises
         ------
@@ -87,6 +91,7 @@ class Workspace(param.Parameterized):
             raise InvalidInputError(f"volumes must all have the same shape; got {described}")
         with param.parameterized.batch_call_watchers(self):
             self.network = None
+            self.branches = None
             self.node_table = None
             self.selected = None
             if spacing is not None:
@@ -120,6 +125,33 @@ class Workspace(param.Parameterized):
             self.network = network
             self.node_table = table
             self.labels = labels
+
+    def set_branches(self, branches, branch_labels):
+        """Attach the branches of the connecting objects and their label volume.
+
+        ``branch_labels`` (from :func:`engine.skeleton.label_branches`)
+        becomes the ``"branches"`` label layer; None for both removes it.
+
+        Raises
+        ------
+        InvalidInputError
+            If the label volume does not have the shape of the others.
+        """
+        labels = dict(self.labels)
+        labels.pop("branches", None)
+        if branch_labels is not None:
+            shape = self.shape
+            if shape is not None and tuple(np.shape(branch_labels)) != shape:
+                raise InvalidInputError(
+                    f"branch labels have shape {np.shape(branch_labels)}, the volumes {shape}")
+            labels["branches"] = branch_labels
+        with param.parameterized.batch_call_watchers(self):
+            self.branches = branches
+            self.labels = labels
+
+    def voxel_of(self, zyx):
+        """The voxel (z, y, x) at a physical point, clipped to the volume."""
+        return self._clip(np.rint(np.asarray(zyx, float) / np.asarray(self.spacing)))
 
     def centroid_voxel(self, label):
         """Voxel (z, y, x) of a node's centroid, or None if it is unknown."""

@@ -125,3 +125,12 @@ def test_3d_view_is_not_blank(page):
     colours = np.unique(pixels.reshape(-1, 3) // 16, axis=0)
     assert len(colours) > 20, "the 3D pane shows (almost) one colour"
     assert pixels.std() > 10
+
+
+def test_branches_button_shows_the_branch_table(page):
+    page.get_by_role("button", name="Measure branches").click()
+    rows = page.locator(".plexus-branch-tables .tabulator-row", has_text="junction-end")
+    rows.first.wait_for(timeout=60_000)
+    page.locator(".plexus-branch-network canvas").first.wait_for(timeout=20_000)
+    screenshot(page, f"explorer_{page.kind}_branches")
+    page.watch.check()
