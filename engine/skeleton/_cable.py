@@ -2,10 +2,11 @@
 
 import numpy as np
 
+from .._errors import InvalidInputError
 from ._graph import SkeletonGraph
 
 
-def cable_length(skeleton, *, smooth=0.0, by_label=False):
+def cable_length(skeleton, *, smooth=0.0, spacing=None, by_label=False):
     """Total physical length of a skeleton.
 
     Parameters
@@ -17,6 +18,9 @@ def cable_length(skeleton, *, smooth=0.0, by_label=False):
         0 (default) sums the edges as they are, as navis and osteoid do;
         ``None`` smooths each branch with the default sigma first (the right
         measure of a voxel skeleton); a number is a physical sigma.
+    spacing : (dz, dy, dx), optional
+        The voxel size an ``osteoid.Skeleton`` was traced at; needed to
+        smooth one with the default sigma (``smooth=None``).
     by_label : bool
         Return a ``pandas.Series`` of cable length per label id.
 
@@ -35,7 +39,11 @@ def cable_length(skeleton, *, smooth=0.0, by_label=False):
     if isinstance(skeleton, Branches):
         return skeleton.cable_length(by_label=by_label)
     if not isinstance(skeleton, SkeletonGraph):
-        skeleton = from_osteoid(skeleton)
+        if smooth is None and spacing is None:
+            raise InvalidInputError(
+                "cable_length: smooth=None smooths with twice the coarsest voxel size, so an "
+                "osteoid.Skeleton needs spacing=(dz, dy, dx); give smooth=SIGMA or smooth=0 instead")
+        skeleton = from_osteoid(skeleton, (1.0, 1.0, 1.0) if spacing is None else spacing)
     if smooth == 0:
         if by_label:
             import pandas as pd

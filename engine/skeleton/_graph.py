@@ -34,6 +34,11 @@ class SkeletonGraph:
         Label id of the object each vertex belongs to.
     spacing : tuple of float
         Voxel spacing (dz, dy, dx) of the volume the skeleton came from.
+    from_voxels : bool
+        True for skeletons traced through voxels (``skeletonize``): there,
+        adjacent junction vertices are one junction spread over a few voxels
+        and are merged. Other skeletons (neurons from navis or CAVE) keep
+        every branch point.
     """
 
     vertices: np.ndarray
@@ -41,6 +46,7 @@ class SkeletonGraph:
     radii: np.ndarray
     labels: np.ndarray
     spacing: tuple = (1.0, 1.0, 1.0)
+    from_voxels: bool = False
 
     def __len__(self):
         return len(self.vertices)
@@ -58,19 +64,20 @@ class SkeletonGraph:
         e = new_index[self.edges] if len(self.edges) else np.zeros((0, 2), int)
         e = e[(e >= 0).all(1)] if len(e) else e.reshape(0, 2)
         return SkeletonGraph(self.vertices[keep], e.reshape(-1, 2), self.radii[keep],
-                             self.labels[keep], self.spacing)
+                             self.labels[keep], self.spacing, self.from_voxels)
 
     @classmethod
-    def concatenate(cls, graphs, spacing):
+    def concatenate(cls, graphs, spacing, from_voxels=True):
         graphs = [g for g in graphs if len(g)]
         if not graphs:
             return cls(np.zeros((0, 3)), np.zeros((0, 2), int), np.zeros(0), np.zeros(0, np.uint64),
-                       tuple(spacing))
+                       tuple(spacing), from_voxels)
         offsets = np.cumsum([0] + [len(g) for g in graphs[:-1]])
         return cls(np.concatenate([g.vertices for g in graphs]),
                    np.concatenate([g.edges + o for g, o in zip(graphs, offsets)]).reshape(-1, 2),
                    np.concatenate([g.radii for g in graphs]),
-                   np.concatenate([g.labels for g in graphs]).astype(np.uint64), tuple(spacing))
+                   np.concatenate([g.labels for g in graphs]).astype(np.uint64), tuple(spacing),
+                   from_voxels)
 
 
 def voxel_graph(coords, spacing, radii, labels):
@@ -85,7 +92,7 @@ def voxel_graph(coords, spacing, radii, labels):
     sp = np.asarray(spacing, float)
     if n == 0:
         return SkeletonGraph(np.zeros((0, 3)), np.zeros((0, 2), int), np.zeros(0),
-                             np.zeros(0, np.uint64), tuple(sp))
+                             np.zeros(0, np.uint64), tuple(sp), True)
     lo = coords.min(0) - 1
     dims = coords.max(0) - lo + 2
     key = np.ravel_multi_index((coords - lo).T, dims)
@@ -118,7 +125,7 @@ def voxel_graph(coords, spacing, radii, labels):
         edges.append(np.stack([i, j[i]], 1))
     edges = np.concatenate(edges) if edges else np.zeros((0, 2), int)
     return SkeletonGraph(coords * sp, edges, np.asarray(radii, float),
-                         np.asarray(labels).astype(np.uint64), tuple(sp))
+                         np.asarray(labels).astype(np.uint64), tuple(sp), True)
 
 
 @dataclass
@@ -155,8 +162,10 @@ def decompose(graph):
     junction = deg >= 3
     node_of = np.full(n, -1)
     node_vertices = []
-    # clusters of adjacent junction vertices are one junction
+    # in a voxel skeleton, clusters of adjacent junction vertices are one junction
     jj = edges[junction[edges[:, 0]] & junction[edges[:, 1]]] if len(edges) else edges
+    if not graph.from_voxels:
+        jj = jj[:0]
     if junction.any():
         jidx = np.nonzero(junction)[0]
         local = np.full(n, -1)

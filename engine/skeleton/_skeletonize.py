@@ -177,13 +177,16 @@ def _teasar(vol, sp, binary, params, fix_branching, workers):
                                  dust_threshold=0, progress=False, fix_branching=fix_branching,
                                  parallel=max(int(workers), 1) if not binary else 1)
     graphs = [from_osteoid(s, sp, label=int(k)) for k, s in sorted(skels.items())]
-    from ._graph import SkeletonGraph as _G
-
-    return _G.concatenate(graphs, sp)
+    return SkeletonGraph.concatenate(graphs, sp, from_voxels=True)
 
 
 def from_osteoid(skeleton, spacing=(1.0, 1.0, 1.0), *, label=None):
-    """A :class:`SkeletonGraph` from an ``osteoid.Skeleton`` (vertices physical (x, y, z))."""
+    """A :class:`SkeletonGraph` from an ``osteoid.Skeleton`` (vertices physical (x, y, z)).
+
+    ``spacing`` is the voxel size the skeleton was traced at (it sets the
+    default smoothing of :class:`Branches`); every branch point stays a
+    junction of its own.
+    """
     v = np.asarray(skeleton.vertices, float)[:, ::-1]
     radii = np.asarray(getattr(skeleton, "radii", None) if skeleton.radii is not None
                        else np.zeros(len(v)), float)

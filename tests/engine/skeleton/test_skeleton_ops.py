@@ -135,3 +135,15 @@ def test_thinning_method_gives_the_same_tree():
     assert np.linalg.norm(j - tree.nodes[1]) < 3.0
     c = tree.capped_centreline(0)
     assert arc_position(c, j)[1] < 3.0
+
+
+def test_branch_points_of_non_voxel_skeletons_stay_separate():
+    # two branch points one unit apart on a line, each with a side branch
+    v = np.array([[0, 0, 0], [0, 0, 1], [0, 0, 2], [0, 0, 3], [0, 5, 1], [0, 5, 2]], float)
+    e = np.array([[0, 1], [1, 2], [2, 3], [1, 4], [2, 5]])
+    g = SkeletonGraph(v, e, np.ones(6), np.ones(6, np.uint64))
+    b = Branches(g, smooth=0)
+    assert len(b.junctions) == 2 and len(b) == 5
+    assert b.cable_length() == pytest.approx(cable_length(g)) == pytest.approx(13.0)
+    with pytest.raises(InvalidInputError, match="spacing"):
+        cable_length(to_osteoid(g)[1], smooth=None)
