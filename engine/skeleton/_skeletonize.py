@@ -53,10 +53,15 @@ def skeletonize(volume, spacing=(1.0, 1.0, 1.0), *, method="teasar", prune=0.0, 
         detected).
     fix_branching : bool
         kimimaro's ``fix_branching``: junctions where the paths truly
-        diverge, at the price of one Dijkstra per path (about 3x slower on
-        big trees).
+        diverge, at the price of one Dijkstra per path (3-4x slower on big
+        trees). Without it, lengths and junction positions on the synthetic
+        trees of the tests are as accurate (:class:`Branches` moves junctions
+        to where the centrelines meet), but a crossing of two tubes can be
+        traced as two junctions a voxel or two apart.
     workers : int
-        Threads for thinning; processes for kimimaro (labels in parallel).
+        Threads for thinning. kimimaro runs in this process: its parallel
+        mode spawns processes that re-import ``__main__``, which fails in
+        notebooks and servers.
 
     Returns
     -------
@@ -175,7 +180,7 @@ def _teasar(vol, sp, binary, params, fix_branching, workers):
     # kimimaro works in (x, y, z); the transpose is a free Fortran-order view
     skels = kimimaro.skeletonize(labels.T, teasar_params=teasar, anisotropy=tuple(sp[::-1]),
                                  dust_threshold=0, progress=False, fix_branching=fix_branching,
-                                 parallel=max(int(workers), 1) if not binary else 1)
+                                 parallel=1)
     graphs = [from_osteoid(s, sp, label=int(k)) for k, s in sorted(skels.items())]
     return SkeletonGraph.concatenate(graphs, sp, from_voxels=True)
 
