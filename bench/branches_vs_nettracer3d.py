@@ -53,7 +53,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -63,6 +62,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _child import run_measured  # noqa: E402
 
 # cube edge -> random_tree keyword arguments (seed 1, spacing 1)
 CASES = {128: dict(radius=3.0), 256: dict(), 512: dict(roots=8, radius=8.0)}
@@ -98,7 +99,6 @@ def phantom_files(cache, size, seed):
 
 def run_child(python, tool, mask_path, out_json, timeout, log):
     """Run one child; measure whole-process wall time and peak RSS of its tree."""
-    import psutil
 
     script, flags = TOOLS[tool]
     cmd = [python, str(HERE / script), str(mask_path), str(out_json), *flags]
@@ -106,34 +106,8 @@ def run_child(python, tool, mask_path, out_json, timeout, log):
         out_json.unlink()
     log.write(f"\n$ {' '.join(cmd)}\n")
     log.flush()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
-    ps = psutil.Process(proc.pid)
-    peak, status, usage = 0, None, None
-    while status is None:
-        total = 0
-        try:
-            for p in [ps, *ps.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-        peak = max(peak, total)
-        pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            status, usage = os.waitstatus_to_exitcode(st), ru
-            break
-        if time.perf_counter() - t0 > timeout:
-            proc.kill()
-            _, st, usage = os.wait4(proc.pid, 0)
-            status = "timeout"
-            break
-        time.sleep(0.02)
-    proc.returncode = status if isinstance(status, int) else -9
-    res = dict(process_s=time.perf_counter() - t0, peak_rss=peak, ru_maxrss=usage.ru_maxrss * 1024,
-               status=status)
+    res = run_measured(cmd, log, timeout, cwd=ROOT)
+    status = res["status"]
     if status == 0 and out_json.exists():
         res.update(json.loads(out_json.read_text()))
     return res

@@ -50,7 +50,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -60,6 +59,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _child import run_measured  # noqa: E402
 
 NODES_PER_VOXEL = 200 / 256**3  # ~200 nodes at 256^3, ~1600 at 512^3
 TOOLS = {"nettracer3d": "_run_nettracer3d.py", "nettracer3d-edt": "_run_nettracer3d.py",
@@ -92,43 +93,16 @@ def phantom_files(cache, shape, spacing, seed):
 
 def run_child(python, tool, paths, search, spacing, out_json, timeout, log, pythonpath=None):
     """Run one child; measure whole-process wall time and peak RSS of its tree."""
-    import psutil
 
     cmd = [python, str(HERE / TOOLS[tool]), str(paths["nodes.npy"]), str(paths["edges.npy"]),
            repr(float(search)), *(repr(float(s)) for s in spacing), str(out_json)]
     if out_json.exists():
         out_json.unlink()
-    t0 = time.perf_counter()
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join([pythonpath, *filter(None, [env.get("PYTHONPATH")])])
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT), env=env)
-    ps = psutil.Process(proc.pid)
-    peak, status, usage = 0, None, None
-    while status is None:
-        total = 0
-        try:
-            for p in [ps, *ps.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-        peak = max(peak, total)
-        pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            status, usage = os.waitstatus_to_exitcode(st), ru
-            break
-        if time.perf_counter() - t0 > timeout:
-            proc.kill()
-            _, st, usage = os.wait4(proc.pid, 0)
-            status = "timeout"
-            break
-        time.sleep(0.02)
-    proc.returncode = status if isinstance(status, int) else -9
-    wall = time.perf_counter() - t0
-    res = dict(process_s=wall, peak_rss=peak, ru_maxrss=usage.ru_maxrss * 1024, status=status)
+    res = run_measured(cmd, log, timeout, cwd=ROOT, env=env)
+    status = res["status"]
     if status == 0 and out_json.exists():
         res.update(json.loads(out_json.read_text()))
     return res
