@@ -5,9 +5,11 @@ RSS of the child's process tree (sampled every 20 ms, children included, as
 NetTracer3D spawns workers), with a timeout.
 """
 
+import json
 import os
 import subprocess
 import time
+from pathlib import Path
 
 
 def run_measured(cmd, log, timeout, *, cwd, env=None):
@@ -42,3 +44,12 @@ def run_measured(cmd, log, timeout, *, cwd, env=None):
     proc.returncode = status if isinstance(status, int) else -9
     return dict(process_s=time.perf_counter() - t0, peak_rss=peak,
                 ru_maxrss=usage.ru_maxrss * 1024, status=status)
+
+
+def write_results(path, args, rows):
+    """Write the benchmark's rows with the interpreters and core count as JSON."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(dict(peer_python=args.peer_python, plexus_python=args.plexus_python,
+                                   cpus=os.cpu_count(), rows=rows), indent=1))
+    print(f"\nresults written to {out}")

@@ -63,7 +63,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _child import run_measured  # noqa: E402
+from _child import run_measured, write_results  # noqa: E402
 
 # cube edge -> random_tree keyword arguments (seed 1, spacing 1)
 CASES = {128: dict(radius=3.0), 256: dict(), 512: dict(roots=8, radius=8.0)}
@@ -221,11 +221,7 @@ def main(argv=None):
 
     rows = [run_case(args, s) for s in ([128] if args.quick else args.sizes)]
     print_table(rows)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(dict(peer_python=args.peer_python, plexus_python=args.plexus_python,
-                                   cpus=os.cpu_count(), rows=rows), indent=1))
-    print(f"\nresults written to {out}")
+    write_results(args.out, args, rows)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _child import run_measured  # noqa: E402
+from _child import run_measured, write_results  # noqa: E402
 
 NODES_PER_VOXEL = 200 / 256**3  # ~200 nodes at 256^3, ~1600 at 512^3
 TOOLS = {"nettracer3d": "_run_nettracer3d.py", "nettracer3d-edt": "_run_nettracer3d.py",
@@ -236,11 +236,7 @@ def main(argv=None):
         cases.append((f"{s // 2}x{s}^2 aniso", (s // 2, s, s), (2.0, 1.0, 1.0)))
     rows = [run_case(args, *c) for c in cases]
     print_table(rows)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(dict(peer_python=args.peer_python, plexus_python=args.plexus_python,
-                                   cpus=os.cpu_count(), rows=rows), indent=1))
-    print(f"\nresults written to {out}")
+    write_results(args.out, args, rows)
 
 
 if __name__ == "__main__":

@@ -169,9 +169,8 @@ def _radii(obj, coords, sp):
 
 
 def _teasar(vol, sp, binary, params, fix_branching, workers):
-    from .._errors import require
+    import kimimaro  # a base dependency, imported here to keep `import engine` light
 
-    kimimaro = require("kimimaro", "base install (kimimaro)")
     teasar = {"scale": 1.5, "const": 4 * max(sp), "pdrf_scale": 100000, "pdrf_exponent": 4,
               "soma_detection_threshold": np.inf, "soma_acceptance_threshold": np.inf,
               "soma_invalidation_scale": 1.0, "soma_invalidation_const": 0.0}
