@@ -1,0 +1,202 @@
+"""Connected components of a chunked volume, merged across chunk borders.
+
+Each chunk is labelled alone with cc3d (pass 1), which also records, per
+local object, its size, box, coordinate sums and first voxel in raster
+order, and the six faces of the local label chunk. A task per chunk and
+axis pairs the ids that touch across the chunk's upper face, looking one
+voxel into the diagonal neighbours so that 18- and 26-connectivity are
+exact. Only these small results reach the client: a union-find of the
+pairs gives the global objects, numbered by their first voxel in raster
+order, which is how cc3d numbers a whole volume, so the ids equal the
+in-memory path's. Pass 2 labels each chunk again (deterministic) and maps
+its local ids to global ones; no provisional label volume is ever stored.
+"""
+
+import cc3d
+import fastremap
+import numpy as np
+
+from .._errors import InvalidInputError
+
+#: Local ids per chunk are below 2**32; a pair id packs (chunk, local id).
+_LOCAL_BITS = 32
+_CONNECTIVITY = (6, 18, 26)
+
+
+def check_connectivity(connectivity):
+    if connectivity not in _CONNECTIVITY:
+        raise InvalidInputError(
+            f"connectivity must be one of 6, 18, 26, was {connectivity!r}")
+    return int(connectivity)
+
+
+def label_chunk(block, connectivity):
+    """cc3d labels of one chunk (uint32, raster-ordered ids) and their count."""
+    if block.dtype == bool:
+        block = block.view(np.uint8)
+    labels, n = cc3d.connected_components(
+        np.ascontiguousarray(block), connectivity=connectivity, return_N=True,
+        out_dtype=np.uint32)
+    return labels, int(n)
+
+
+def chunk_summary(block, origin, shape, connectivity, binary, image=None):
+    """Pass 1 for one chunk: local labels reduced to what the merge needs.
+
+    Returns ``(stats, faces)``. ``stats`` holds per local id (1..n) the
+    voxel count, the first voxel's global flat index, the global box and
+    the global coordinate sums (exact integers, so centroids match cc3d's
+    to the last bit); ``faces`` the local ids (and input values, for a
+    label volume) on the chunk's six faces.
+    """
+    labels, n = label_chunk(block, connectivity)
+    stats = {"n": n}
+    if n:
+        ids, first = fastremap.unique(labels, return_index=True)
+        keep = ids != 0
+        ids, first = ids[keep].astype(np.int64), first[keep]
+        local = np.stack(np.unravel_index(first, labels.shape), 1) + np.asarray(origin)
+        flat = labels.reshape(-1)
+        table = cc3d.statistics(labels, no_slice_conversion=True)
+        counts = np.asarray(table["voxel_counts"], np.int64)
+        # cc3d's boxes are inclusive (min, max) pairs, one per numpy axis
+        boxes = np.asarray(table["bounding_boxes"], np.int64).reshape(-1, 3, 2)
+        lows = boxes[:, :, 0] + np.asarray(origin)
+        highs = boxes[:, :, 1] + 1 + np.asarray(origin)
+        sums = np.stack([_coordinate_sums(labels, axis, n, origin[axis])
+                         for axis in range(3)], 1)
+        first_flat = np.zeros(n + 1, np.int64)
+        first_flat[ids] = np.ravel_multi_index(local.T, shape)
+        stats.update(counts=counts[1:], first=first_flat[1:], sums=sums[1:],
+                     lows=lows[1:], highs=highs[1:])
+        if image is not None:
+            weights = np.asarray(image, np.float64).reshape(-1)
+            stats["intensity"] = np.bincount(flat, weights=weights, minlength=n + 1)[1:]
+    faces = {}
+    for axis in range(3):
+        for side, index in (("low", 0), ("high", -1)):
+            face = np.take(labels, index, axis=axis)
+            values = None if binary else np.take(block, index, axis=axis)
+            faces[axis, side] = (np.ascontiguousarray(face), values)
+    return stats, faces
+
+
+def _coordinate_sums(labels, axis, n, origin):
+    """Exact per-id sums of the global coordinate along ``axis``.
+
+    Plane by plane, so the temporary memory is one plane, not the chunk.
+    """
+    sums = np.zeros(n + 1, np.int64)
+    for k in range(labels.shape[axis]):
+        plane = np.take(labels, k, axis=axis).reshape(-1)
+        sums += np.bincount(plane, minlength=n + 1) * (k + int(origin))
+    return sums
+
+
+def face_pairs(upper, lower_faces, block_id, lower_ids, connectivity):
+    """Packed (chunk, id) pairs touching across one chunk's upper face.
+
+    ``upper`` is the chunk's ("high") face along the axis; ``lower_faces``
+    the "low" faces of the 3 x 3 chunks beyond it (None where the volume
+    ends), indexed [db + 1][dc + 1] over the face's two axes.
+    """
+    labels, values = upper
+    nb, nc = labels.shape
+    ext = np.zeros((nb + 2, nc + 2), np.int64)
+    ext_values = None if values is None else np.zeros((nb + 2, nc + 2), values.dtype)
+    rows = (slice(0, 1), slice(1, nb + 1), slice(nb + 1, nb + 2))
+    cols = (slice(0, 1), slice(1, nc + 1), slice(nc + 1, nc + 2))
+    takes_b = (slice(-1, None), slice(None), slice(0, 1))
+    takes_c = (slice(-1, None), slice(None), slice(0, 1))
+    for i in range(3):
+        for j in range(3):
+            face = lower_faces[i][j]
+            if face is None:
+                continue
+            lab, val = face
+            part = lab[takes_b[i], takes_c[j]].astype(np.int64)
+            packed = np.where(part > 0, part + (int(lower_ids[i][j]) << _LOCAL_BITS), 0)
+            ext[rows[i], cols[j]] = packed
+            if ext_values is not None:
+                ext_values[rows[i], cols[j]] = val[takes_b[i], takes_c[j]]
+    here = labels.astype(np.int64)
+    here = np.where(here > 0, here + (int(block_id) << _LOCAL_BITS), 0)
+    found = []
+    for db in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if 1 + abs(db) + abs(dc) > {6: 1, 18: 2, 26: 3}[connectivity]:
+                continue
+            there = ext[1 + db: 1 + db + nb, 1 + dc: 1 + dc + nc]
+            hit = (here > 0) & (there > 0)
+            if ext_values is not None:
+                hit &= values == ext_values[1 + db: 1 + db + nb, 1 + dc: 1 + dc + nc]
+            if hit.any():
+                found.append(np.stack([here[hit], there[hit]], 1))
+    if not found:
+        return np.zeros((0, 2), np.int64)
+    return np.unique(np.concatenate(found), axis=0)
+
+
+def resolve(stats, pairs, n_blocks):
+    """Global numbering from the per-chunk stats and the cross-face pairs.
+
+    Returns ``(final, offsets, table)``: ``final[offsets[b] + k]`` is the
+    global id of chunk ``b``'s local id ``k`` (1-based, so index
+    ``offsets[b]`` is unused background), and ``table`` the per-object
+    arrays (counts, first, sums, lows, highs[, intensity]) in global order.
+    """
+    n_local = np.array([s["n"] for s in stats], np.int64)
+    # provisional id of (chunk b, local k) = offsets[b] + k; 0 is background
+    offsets = np.concatenate([[0], np.cumsum(n_local)[:-1]])
+    total = int(n_local.sum())
+    if total == 0:
+        return np.zeros(1, np.int64), offsets, None
+    merged = {}
+    keys = [k for k in ("counts", "first", "sums", "lows", "highs", "intensity")
+            if k in next(s for s in stats if s["n"])]
+    for key in keys:
+        merged[key] = np.concatenate([s[key] for s in stats if s["n"]])
+    if pairs is not None and len(pairs):
+        block = pairs >> _LOCAL_BITS
+        local = pairs & ((1 << _LOCAL_BITS) - 1)
+        prov = offsets[block] + local - 1  # 0-based provisional index
+        from scipy import sparse
+        from scipy.sparse import csgraph
+
+        graph = sparse.coo_matrix(
+            (np.ones(len(prov), np.int8), (prov[:, 0], prov[:, 1])), shape=(total, total))
+        n_comp, comp = csgraph.connected_components(graph, directed=False)
+    else:
+        n_comp, comp = total, np.arange(total)
+    first = np.full(n_comp, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first, comp, merged["first"])
+    # cc3d numbers objects by their first voxel in raster order
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(n_comp, np.int64)
+    rank[order] = np.arange(1, n_comp + 1)
+    final = np.zeros(total + 1, np.int64)
+    final[1:] = rank[comp]
+    table = {"first": first[order]}
+    gid = rank[comp] - 1
+    table["counts"] = np.bincount(gid, weights=merged["counts"], minlength=n_comp).astype(np.int64)
+    sums = np.zeros((n_comp, 3), np.int64)
+    lows = np.full((n_comp, 3), np.iinfo(np.int64).max, np.int64)
+    highs = np.zeros((n_comp, 3), np.int64)
+    np.add.at(sums, gid, merged["sums"])
+    np.minimum.at(lows, gid, merged["lows"])
+    np.maximum.at(highs, gid, merged["highs"])
+    table.update(sums=sums, lows=lows, highs=highs)
+    if "intensity" in merged:
+        table["intensity"] = np.bincount(gid, weights=merged["intensity"], minlength=n_comp)
+    # local -> final per chunk: final[offsets[b] + k] with the 1-based shift
+    return final, offsets, table
+
+
+def relabel_chunk(block, lookup, connectivity, dtype):
+    """Pass 2: label one chunk again and map its local ids to global ones."""
+    labels, n = label_chunk(block, connectivity)
+    if n + 1 != len(lookup):
+        raise RuntimeError(
+            f"a chunk gave {n} objects on the second pass and {len(lookup) - 1} on the "
+            "first: its input changed between the passes (is it being written?)")
+    return lookup.astype(dtype, copy=False)[labels]
