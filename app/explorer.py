@@ -64,7 +64,8 @@ class NetworkExplorer(param.Parameterized):
     ----------
     nodes_path, edges_path, image_path : str
         Tifs on the server ("" = not used). Nodes are required; edges for
-        the "connecting objects" method; the image is for display only.
+        the "connecting objects" method; the image is for display only,
+        and may also be a zarr or OME-Zarr folder (read lazily).
     spacing_text : str
         "dz, dy, dx"; empty = take the spacing from the tif metadata.
     method : str
@@ -84,7 +85,7 @@ class NetworkExplorer(param.Parameterized):
 
     nodes_path = param.String(default="", doc="node label tif on the server")
     edges_path = param.String(default="", doc="connecting objects tif on the server")
-    image_path = param.String(default="", doc="intensity tif on the server (optional)")
+    image_path = param.String(default="", doc="intensity tif or zarr on the server (optional)")
     spacing_text = param.String(default="", doc="dz, dy, dx (empty: from the tif)")
     method = param.Selector(objects=list(METHODS), default="connecting objects")
     search = param.Number(default=3.0, bounds=(0, None), softbounds=(0, 50))
@@ -287,7 +288,9 @@ def read_inputs(nodes, edges=None, image=None, *, spacing=None, title=None, prog
 
     Returns a dict with ``nodes``, ``edges``, ``image``, ``spacing`` and
     ``title``; the first file's spacing is used for all unless ``spacing``
-    is given.
+    is given. An image that is a zarr folder stays on disk (a
+    :class:`~app.volume_source.MultiscaleVolume`): it is only displayed,
+    so the slice views read the planes they show.
     """
     from engine import io as eio
 
@@ -299,7 +302,11 @@ def read_inputs(nodes, edges=None, image=None, *, spacing=None, title=None, prog
         edge_labels, _ = eio.read_labels(edges, spacing=spacing, name="edges")
     if progress is not None:
         progress(2, 3)
-    if image is not None:
+    if image is not None and Path(image).is_dir():
+        from .volume_source import open_volume
+
+        picture, _ = open_volume(image, spacing=spacing)
+    elif image is not None:
         picture, _ = eio.read_tif(image, spacing=spacing)
     for other, path in ((edge_labels, edges), (picture, image)):
         if other is not None and other.shape != node_labels.shape:

@@ -5,7 +5,10 @@ overlay layer, opacity) and computes :meth:`SliceBrowser.frame`, the
 arrays one screen needs: the plane at display resolution as uint8 (the
 contrast applied here, not in the browser) plus the overlay's colour
 indices and label codes. A slider step on a 600 MB volume therefore
-sends about 1 MB, whatever the volume's size.
+sends about 1 MB, whatever the volume's size. Volumes may be zarr arrays
+or OME-Zarr pyramids (:func:`app.volume_source.open_volume`) larger than
+memory: a frame reads only the chunks of its plane, from a downsampled
+level when zoomed out, and nothing here reads a whole lazy volume.
 
 The view (:meth:`SliceBrowser.panel`) is a Bokeh figure whose data
 source is replaced on every change; hovering shows the label under the
@@ -36,6 +39,7 @@ from bokeh.plotting import figure
 
 from . import slices
 from .palette import PALETTE, SELECTED_INDEX, color_index, label_color  # noqa: F401
+from .volume_source import is_lazy
 from .workspace import LAYERS, Workspace
 
 COLORMAPS = {
@@ -183,15 +187,15 @@ class SliceBrowser(param.Parameterized):
             (physical); ``step`` (the stride used). Up to
             :data:`MAX_CODED_LABELS` labels, a code is the index of the
             label in :meth:`layer_ids` (hover decodes it); beyond, codes
-            are palette indices.
+            are palette indices. For a lazy (zarr) layer, the ids are
+            those of this plane.
         """
         ws = self.workspace
         shape = ws.shape
         if shape is None:
             return {"image": None, "code": None, "palette": [], "width": 1.0,
                     "height": 1.0, "step": 1, "annotation": None}
-        rows, cols = (shape[slices.axis_number(a)] for a in slices.plane_axes(self.axis))
-        step = slices.display_step((rows, cols), self.display_size)
+        step = self._step()
         image = code = None
         palette = []
         if ws.image is not None:
@@ -210,13 +214,25 @@ class SliceBrowser(param.Parameterized):
         if self.annotate is None or shape is None:
             return None
         if step is None:
-            rows, cols = (shape[slices.axis_number(a)] for a in slices.plane_axes(self.axis))
-            step = slices.display_step((rows, cols), self.display_size)
+            step = self._step()
         return self.annotate(self.axis, self.index, step)
+
+    def _step(self):
+        """Display stride of the current plane (the workspace has volumes)."""
+        shape = self.workspace.shape
+        rows, cols = (shape[slices.axis_number(a)] for a in slices.plane_axes(self.axis))
+        return slices.display_step((rows, cols), self.display_size)
+
+    def is_lazy(self, layer):
+        """True when ``layer`` is read from disk (zarr): its ids are per plane."""
+        return is_lazy(self.workspace.labels.get(layer))
 
     def _encode(self, labels):
         selected = self.workspace.selected if self.overlay == "nodes" else None
-        ids = self.layer_ids(self.overlay)
+        if self.is_lazy(self.overlay):
+            ids = self._plane_ids(self.overlay, labels)
+        else:
+            ids = self.layer_ids(self.overlay)
         if len(ids) <= MAX_CODED_LABELS:
             # One byte or two per pixel, and a selection only changes the palette.
             code = np.searchsorted(ids, labels).astype(np.uint8 if len(ids) <= 256 else np.uint16)
@@ -232,12 +248,30 @@ class SliceBrowser(param.Parameterized):
         return code, list(PALETTE)
 
     def layer_ids(self, layer):
-        """Sorted label ids of a layer (0 included), computed once."""
+        """Sorted label ids of a layer (0 included), computed once.
+
+        For a lazy (zarr) layer, the ids of the plane on screen instead:
+        the ids of the whole layer would mean reading all of it.
+        """
         key = ("ids", layer)
         if key not in self._layer_cache:
-            ids = fastremap.unique(np.asarray(self.workspace.labels[layer]))
+            volume = self.workspace.labels[layer]
+            if is_lazy(volume):
+                return self._plane_ids(
+                    layer, slices.plane(volume, self.axis, self.index, self._step()))
+            ids = fastremap.unique(np.asarray(volume))
             self._layer_cache[key] = np.union1d(ids, [0]).astype(ids.dtype)
         return self._layer_cache[key]
+
+    def _plane_ids(self, layer, labels):
+        """Sorted ids of one plane of a lazy layer, kept as the layer's ids."""
+        ids = fastremap.unique(np.asarray(labels))
+        ids = np.union1d(ids, [0]).astype(ids.dtype)
+        old = self._layer_cache.get(("ids", layer))
+        if old is None or not np.array_equal(old, ids):
+            self._layer_cache[("ids", layer)] = ids
+            self._layer_cache.pop(("texts", layer), None)  # codes now mean other labels
+        return ids
 
     def hover_texts(self, layer):
         """Text shown on hover for each code of a layer (list; "" for 0)."""
@@ -245,12 +279,18 @@ class SliceBrowser(param.Parameterized):
         if key in self._layer_cache:
             return self._layer_cache[key]
         ids = self.layer_ids(layer)
+        # A lazy layer's ids change with the plane: each label is described once.
+        described = self._layer_cache.setdefault(("described", layer), {})
         if len(ids) > MAX_CODED_LABELS:
             texts = []  # codes are palette indices then: nothing to decode
         elif len(ids) > MAX_HOVER_LABELS:
             texts = [str(int(i)) if i else "" for i in ids]
         else:
-            texts = [self._describe(layer, int(i)) if i else "" for i in ids]
+            texts = []
+            for i in map(int, ids):
+                if i and i not in described:
+                    described[i] = self._describe(layer, i)
+                texts.append(described.get(i, ""))
         self._layer_cache[key] = texts
         return texts
 
@@ -294,7 +334,7 @@ class SliceBrowser(param.Parameterized):
         voxel = slices.voxel_at(self.axis, self.index, u, v, ws.shape, ws.spacing)
         if voxel is None:
             return 0
-        return int(np.asarray(ws.labels[layer])[voxel])
+        return int(ws.labels[layer][voxel])  # one voxel: a zarr reads one chunk
 
     def click(self, u, v):
         """Select the node under (u, v); a click on background clears."""
@@ -453,8 +493,10 @@ class _SliceView:
         self.source.data = self._data(frame)
         self.annotation_glyph.visible = frame["annotation"] is not None
         self.annotation_source.data = self._annotation_data(frame)
-        if any(e.name in ("axis", "image", "labels", "overlay", "refresh") for e in events):
-            self._update_hover()
+        changed = any(e.name in ("axis", "image", "labels", "overlay", "refresh") for e in events)
+        if changed or self.browser.is_lazy(self.browser.overlay):
+            self._update_hover()  # a lazy layer's codes are per plane
+        if changed:
             self.figure.xaxis.axis_label, self.figure.yaxis.axis_label = self._axis_labels()
         self._update_spans()
         self.title.object = self._title()
@@ -463,7 +505,7 @@ class _SliceView:
         b = self.browser
         if b.overlay != "nodes" or "nodes" not in b.workspace.labels:
             self.title.object = self._title()
-        elif len(b.layer_ids("nodes")) <= MAX_CODED_LABELS:
+        elif not b.is_lazy("nodes") and len(b.layer_ids("nodes")) <= MAX_CODED_LABELS:
             # Codes do not change with the selection: only the palette does.
             self._set_palette(b._encode(np.zeros((1, 1), np.uint8))[1])
             self.title.object = self._title()

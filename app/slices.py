@@ -2,6 +2,8 @@
 
 Pure numpy, no UI: the slice browser calls these for every slider step,
 so each does work proportional to the displayed pixels, not the volume.
+A zarr array or a :class:`~app.volume_source.MultiscaleVolume` works as
+well as a numpy array, and only the chunks of the plane shown are read.
 
 >>> vol = np.arange(4 * 6 * 8).reshape(4, 6, 8)
 >>> plane(vol, "y", 2).shape
@@ -16,7 +18,7 @@ import numpy as np
 
 from engine import InvalidInputError
 
-AXES = ("z", "y", "x")
+from .volume_source import AXES, MultiscaleVolume, is_lazy
 
 
 def axis_number(axis):
@@ -38,13 +40,17 @@ def plane_axes(axis):
 def plane(volume, axis, index, step=1):
     """The plane at ``index`` along ``axis``, every ``step``-th pixel.
 
-    Striding a memmap reads only the rows it needs.
+    Striding a memmap or a zarr array reads only the rows or chunks it
+    needs; a :class:`~app.volume_source.MultiscaleVolume` reads from the
+    coarsest level that has a voxel per pixel, with the same result shape.
     """
     n = axis_number(axis)
     if not 0 <= index < volume.shape[n]:
         raise InvalidInputError(
             f"{axis} index {index} is outside the volume (0 .. {volume.shape[n] - 1})"
         )
+    if isinstance(volume, MultiscaleVolume):
+        return volume.plane(axis, index, step)
     key = [slice(None, None, step)] * 3
     key[n] = index
     return np.asarray(volume[tuple(key)])
@@ -68,10 +74,15 @@ def robust_limits(volume, *, samples=2_000_000, percentiles=(0.5, 99.8)):
     """Contrast limits from a strided sample of the volume.
 
     Returns ``(low, high, lowest, highest)``: the percentile window and
-    the sample's full range (the bounds of a contrast slider).
+    the sample's full range (the bounds of a contrast slider). A lazy
+    volume (zarr) is sampled on a few z planes of its coarsest level, see
+    :func:`plane_sample`.
     """
-    step = max(1, round((volume.size / samples) ** (1 / 3)))
-    sample = np.asarray(volume[::step, ::step, ::step]).ravel()
+    if is_lazy(volume):
+        sample = plane_sample(volume, samples)
+    else:
+        step = max(1, round((volume.size / samples) ** (1 / 3)))
+        sample = np.asarray(volume[::step, ::step, ::step]).ravel()
     if sample.size == 0:
         return 0.0, 1.0, 0.0, 1.0
     low, high = np.percentile(sample, percentiles)
@@ -79,6 +90,28 @@ def robust_limits(volume, *, samples=2_000_000, percentiles=(0.5, 99.8)):
     if high <= low:
         low, high = lowest, max(highest, lowest + 1)
     return float(low), float(high), lowest, max(highest, lowest + 1)
+
+
+def plane_sample(volume, samples=2_000_000, planes=8):
+    """About ``samples`` values from ``planes`` evenly spaced z planes.
+
+    For a zarr volume: a 3D stride finer than the chunks touches every
+    chunk, so the whole volume would be read; a z plane touches only one
+    layer of chunks. A :class:`~app.volume_source.MultiscaleVolume` is
+    sampled on its coarsest level.
+
+    >>> plane_sample(np.arange(4 * 10 * 10).reshape(4, 10, 10), 50, planes=2).size
+    50
+    """
+    if isinstance(volume, MultiscaleVolume):
+        volume = volume.coarsest()
+    nz, ny, nx = volume.shape
+    if not nz * ny * nx:
+        return np.zeros(0)
+    zs = np.unique(np.linspace(0, nz - 1, min(planes, nz)).round().astype(int))
+    per_plane = max(samples // len(zs), 1)
+    step = max(1, math.ceil(math.sqrt(ny * nx / per_plane)))
+    return np.concatenate([np.asarray(volume[int(z), ::step, ::step]).ravel() for z in zs])
 
 
 def physical_extent(shape, axis, spacing):

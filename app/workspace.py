@@ -18,6 +18,8 @@ import param
 
 from engine import InvalidInputError
 
+from .volume_source import is_lazy
+
 #: Names of the label layers the views know how to colour.
 LAYERS = ("nodes", "edges", "communities", "branches")
 
@@ -28,10 +30,13 @@ class Workspace(param.Parameterized):
     Parameters
     ----------
     image : ndarray (z, y, x) or None
-        Intensity volume (any numeric dtype; may be a ``numpy.memmap``).
+        Intensity volume (any numeric dtype; may be a ``numpy.memmap``, a
+        zarr array or a :class:`~app.volume_source.MultiscaleVolume`,
+        which are kept lazy: only the planes shown are read).
     labels : dict of str to ndarray
         Label layers by name (``"nodes"``, ``"edges"``, ...), each the
-        shape of the image (or of each other when there is no image).
+        shape of the image (or of each other when there is no image);
+        lazy volumes as for ``image``.
     spacing : tuple (dz, dy, dx)
         Physical voxel size.
     network : engine.network.Network or None
@@ -78,6 +83,7 @@ class Workspace(param.Parameterized):
             If a volume is not 3D or the shapes differ.
         """
         labels = dict(labels or {})
+        # np.shape reads ``.shape``: a zarr volume is stored as given, never loaded.
         shapes = {}
         if image is not None:
             shapes["image"] = np.shape(image)
@@ -154,7 +160,11 @@ class Workspace(param.Parameterized):
         return self._clip(np.rint(np.asarray(zyx, float) / np.asarray(self.spacing)))
 
     def centroid_voxel(self, label):
-        """Voxel (z, y, x) of a node's centroid, or None if it is unknown."""
+        """Voxel (z, y, x) of a node's centroid, or None if it is unknown.
+
+        Without a node table the centroid is computed from the labels,
+        unless they are lazy (zarr): then None.
+        """
         table = self.node_table
         if table is not None:
             row = table.loc[table["label"] == label]
@@ -162,8 +172,8 @@ class Workspace(param.Parameterized):
                 phys = row[["z", "y", "x"]].to_numpy(float)[0]
                 return self._clip(np.rint(phys / np.asarray(self.spacing)))
         nodes = self.labels.get("nodes")
-        if nodes is None:
-            return None
+        if nodes is None or is_lazy(nodes):
+            return None  # a search of a volume on disk would read all of it
         where = np.argwhere(np.asarray(nodes) == label)
         if not len(where):
             return None

@@ -13,8 +13,23 @@ connected_components
     Labels merged across chunk borders (global ids, cc3d's numbering).
 label_properties
     Per-label size, centroid and box, reduced across chunks.
+threshold_mask, fill_holes, segment_threshold
+    Manual or Otsu threshold (whole volume or per slice, after an optional
+    Gaussian), 3D hole filling, and the whole threshold segmentation as
+    chunked labels: the results of :mod:`engine.segment`, voxel for voxel.
+predict_proba, predict
+    A trained :class:`~engine.segment.PixelClassifier`'s probability and
+    mask as lazy arrays, equal to its in-memory prediction.
 """
 
 from .labels import ChunkedLabels, connected_components, label_properties
+from .segment import (
+    fill_holes,
+    predict,
+    predict_proba,
+    segment_threshold,
+    threshold_mask,
+)
 
-__all__ = ["ChunkedLabels", "connected_components", "label_properties"]
+__all__ = ["ChunkedLabels", "connected_components", "fill_holes", "label_properties",
+           "predict", "predict_proba", "segment_threshold", "threshold_mask"]

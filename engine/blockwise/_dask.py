@@ -28,6 +28,8 @@ def as_dask(volume, *, chunks=None, name="volume"):
     default a zarr keeps its own chunks and a numpy array gets 128^3.
     """
     da = dask().array
+    if chunks is not None:  # before any use: a numpy input is chunked with it
+        chunks = check_chunks(chunks, name="chunks")
     if isinstance(volume, (str, os.PathLike)):
         from ..io import read_zarr
 
@@ -38,7 +40,11 @@ def as_dask(volume, *, chunks=None, name="volume"):
         array = da.from_array(volume, chunks=volume.chunks)
     else:
         volume = np.asarray(volume)
-        array = da.from_array(volume, chunks=chunks or (128, 128, 128))
+        if volume.ndim == 2:
+            volume = volume[np.newaxis]
+        # a wrong number of axes is refused below, by name
+        size = (chunks or (128, 128, 128)) if volume.ndim == 3 else -1
+        array = da.from_array(volume, chunks=size)
     if array.ndim == 2:
         array = array[np.newaxis]
     if array.ndim != 3:
@@ -47,7 +53,7 @@ def as_dask(volume, *, chunks=None, name="volume"):
     if 0 in array.shape:
         raise InvalidInputError(f"{name} is empty (shape {array.shape})")
     if chunks is not None:
-        array = array.rechunk(check_chunks(chunks, name="chunks"))
+        array = array.rechunk(chunks)
     return array
 
 

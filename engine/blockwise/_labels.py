@@ -50,6 +50,11 @@ def chunk_summary(block, origin, shape, connectivity, binary, image=None):
     label volume) on the chunk's six faces.
     """
     labels, n = label_chunk(block, connectivity)
+    return summarise_chunk(labels, n, block, origin, shape, binary, image)
+
+
+def summarise_chunk(labels, n, block, origin, shape, binary, image=None):
+    """The pass-1 result of a chunk whose local labels are already known."""
     stats = {"n": n}
     if n:
         ids, first = fastremap.unique(labels, return_index=True)

@@ -112,7 +112,7 @@ class ChunkedLabels:
         """The label volume as a lazy ``dask.array`` (each chunk labelled again)."""
         da = dask().array
         dtype = self.dtype()
-        blocks = self._source.to_delayed()
+        blocks = self._source.to_delayed(optimize_graph=False)
         parts = np.empty(blocks.shape, object)
         relabel = dask().delayed(_labels.relabel_chunk, pure=True)
         for index, _origin in chunk_grid(self._source):
@@ -158,8 +158,8 @@ def connected_components(volume, *, connectivity=26, chunks=None, progress=None)
 
 def _first_pass(source, connectivity, binary, progress, image=None):
     delayed = dask().delayed
-    blocks = source.to_delayed()
-    images = None if image is None else image.to_delayed()
+    blocks = source.to_delayed(optimize_graph=False)
+    images = None if image is None else image.to_delayed(optimize_graph=False)
     grid = [len(c) for c in source.chunks]
     summary = delayed(_labels.chunk_summary, nout=2, pure=True)
     stats, faces = {}, {}
@@ -167,6 +167,22 @@ def _first_pass(source, connectivity, binary, progress, image=None):
         extra = () if images is None else (images[index],)
         stats[index], faces[index] = summary(
             blocks[index], origin, source.shape, connectivity, binary, *extra)
+    pairs = face_pair_tasks(source, faces, connectivity)
+    order = [stats[index] for index, _ in chunk_grid(source)]
+    results = run_tasks(order + pairs, progress=progress, counted={t.key for t in order})
+    stats_list = results[: len(order)]
+    found = [p for p in results[len(order):] if len(p)]
+    all_pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+    return stats_list, all_pairs
+
+
+def face_pair_tasks(source, faces, connectivity):
+    """One task per chunk and axis pairing the ids that touch across its upper face.
+
+    ``faces[index][(axis, side)]`` are the (delayed) faces of each chunk.
+    """
+    delayed = dask().delayed
+    grid = [len(c) for c in source.chunks]
     pair_task = delayed(_labels.face_pairs, pure=True)
     pairs = []
     for index, _origin in chunk_grid(source):
@@ -194,12 +210,7 @@ def _first_pass(source, connectivity, binary, progress, image=None):
             pairs.append(pair_task(faces[index][(axis, "high")], lower,
                                    int(np.ravel_multi_index(index, grid)), lower_ids,
                                    connectivity))
-    order = [stats[index] for index, _ in chunk_grid(source)]
-    results = run_tasks(order + pairs, progress=progress, counted={t.key for t in order})
-    stats_list = results[: len(order)]
-    found = [p for p in results[len(order):] if len(p)]
-    all_pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
-    return stats_list, all_pairs
+    return pairs
 
 
 def _property_frame(labels, counts, sums, lows, highs, spacing):
@@ -240,8 +251,8 @@ def label_properties(labels, *, spacing=(1.0, 1.0, 1.0), image=None, progress=No
         source, image = same_chunks(source, as_dask(image, name="image"),
                                     names=("labels", "image"))
     delayed = dask().delayed
-    blocks = source.to_delayed()
-    images = None if image is None else image.to_delayed()
+    blocks = source.to_delayed(optimize_graph=False)
+    images = None if image is None else image.to_delayed(optimize_graph=False)
     task = delayed(_chunk_label_stats, pure=True)
     tasks = [task(blocks[i], origin, *(() if images is None else (images[i],)))
              for i, origin in chunk_grid(source)]

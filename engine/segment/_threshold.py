@@ -42,6 +42,12 @@ def gaussian(image, sigma, *, spacing=None):
     return ndimage.gaussian_filter(image, _sigma_voxels(sigma, spacing), mode="nearest")
 
 
+#: Integer images whose range is narrower than this get an exact histogram.
+_EXACT_SPAN = 2**16
+#: Bins of the histogram of other images (floats, wide integer ranges).
+_OTSU_BINS = 1024
+
+
 def _otsu(values):
     """Otsu's threshold t; foreground is ``values > t``.
 
@@ -49,17 +55,56 @@ def _otsu(values):
     bins, returning the upper edge of the last background bin so that no
     voxel of that bin lands in the foreground.
     """
-    from skimage.filters import threshold_otsu
-
     values = values.ravel()
     low, high = values.min(), values.max()
     if low == high:
         return float(low)
-    if values.dtype.kind in "ui" and high - low < 2**16:
-        counts = np.bincount((values - low).astype(np.intp))
+    return _otsu_level(_otsu_histogram(values, low, high), values.dtype, low, high)
+
+
+def _otsu_bins(dtype, low, high):
+    """Bins of :func:`_otsu`'s histogram of values in [low, high].
+
+    ``(n, True)`` for the exact histogram of an integer image (one bin
+    per value), ``(1024, False)`` otherwise. ``low`` and ``high`` are the
+    values' own minimum and maximum (numpy scalars of their dtype).
+    """
+    if np.dtype(dtype).kind in "ui":
+        span = int(high) - int(low)  # Python ints: no wrap-around
+        if span < _EXACT_SPAN:
+            return span + 1, True
+    return _OTSU_BINS, False
+
+
+def _otsu_histogram(values, low, high):
+    """Counts of :func:`_otsu`'s histogram of ``values`` (all in [low, high]).
+
+    Counts of parts of a volume add up to those of the whole volume, so a
+    chunked volume gets the same histogram, chunk by chunk.
+    """
+    bins, exact = _otsu_bins(values.dtype, low, high)
+    values = np.asarray(values).reshape(-1)
+    if exact:
+        if values.dtype.kind == "i":  # signed: subtract in 64 bits, no wrap
+            offsets = values.astype(np.int64) - np.int64(low)
+        else:
+            offsets = values - low
+        return np.bincount(offsets.astype(np.intp), minlength=bins)
+    # the range is the values' own min and max: the same bins as
+    # np.histogram(values, 1024) computes for the whole volume
+    counts, _ = np.histogram(values, bins=bins, range=(low, high))
+    return counts
+
+
+def _otsu_level(counts, dtype, low, high):
+    """Otsu's threshold from the histogram of :func:`_otsu_histogram`."""
+    from skimage.filters import threshold_otsu
+
+    _bins, exact = _otsu_bins(dtype, low, high)
+    if exact:
         centres = np.arange(counts.size) + float(low)
         return float(threshold_otsu(hist=(counts, centres)))
-    counts, edges = np.histogram(values, bins=1024)
+    _, edges = np.histogram(np.empty(0, dtype), bins=_OTSU_BINS, range=(low, high))
     centres = (edges[:-1] + edges[1:]) / 2
     level = threshold_otsu(hist=(counts, centres))
     return float(edges[np.searchsorted(centres, level) + 1])
@@ -130,6 +175,9 @@ def threshold_mask(
 def fill_holes(mask, *, per_slice=False):
     """Fill the enclosed holes of a binary mask (in 3D, or slice by slice).
 
+    A hole is a piece of background (face-connected: 6 neighbours in 3D,
+    4 in 2D) that does not touch the border of the volume (or slice).
+
     >>> m = np.ones((3, 3, 3), bool); m[1, 1, 1] = False
     >>> bool(fill_holes(m)[1, 1, 1])
     True
@@ -139,7 +187,16 @@ def fill_holes(mask, *, per_slice=False):
     mask = as_volume(mask, name="mask").astype(bool, copy=False)
     if per_slice:
         return np.stack([fill_voids.fill(plane) for plane in mask])
-    return fill_voids.fill(mask)
+    # fill_voids 2.1 seeds its 3D flood from the faces scanned row after
+    # row without resetting at a row's start, so a background piece that
+    # touches the border only where a row starts (e.g. mask[0, 0, x]) can
+    # be filled. A one-voxel empty frame makes the whole border one seeded
+    # piece; holes are then exactly the pieces that do not touch it.
+    padded = np.pad(mask, 1, mode="constant", constant_values=False)
+    filled = fill_voids.fill(padded, in_place=True)
+    # C order, as the input: cc3d and fastremap number objects in memory
+    # order, so a Fortran-ordered mask would number them differently
+    return np.ascontiguousarray(filled[1:-1, 1:-1, 1:-1])
 
 
 def filter_by_volume(labels, *, spacing=None, min_volume=None, max_volume=None):
