@@ -23,7 +23,7 @@ from ._errors import InvalidInputError, PlexusError, MissingExtraError
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("io", "label", "network", "segment", "skeleton", "connectome", "mesh", "buckets",
-                "sheets", "neuroglancer", "datasets")
+                "sheets", "neuroglancer", "datasets", "blockwise")
 
 __all__ = ["PlexusError", "InvalidInputError", "MissingExtraError", *_SUBPACKAGES]
 

@@ -17,12 +17,24 @@ threshold_mask, fill_holes, segment_threshold
     Manual or Otsu threshold (whole volume or per slice, after an optional
     Gaussian), 3D hole filling, and the whole threshold segmentation as
     chunked labels: the results of :mod:`engine.segment`, voxel for voxel.
+connect
+    The network through connecting objects (search regions, edge pieces
+    merged across chunks, touches and crossings): the same nodes, edges
+    and edge ids as :func:`engine.network.connect`.
+store_ome_zarr
+    Write a lazy result to an OME-Zarr chunk by chunk, atomically.
+scheduler
+    Run on threads, processes, a local cluster with a memory limit, or a
+    ``dask.distributed`` scheduler at an address.
 predict_proba, predict
     A trained :class:`~engine.segment.PixelClassifier`'s probability and
     mask as lazy arrays, equal to its in-memory prediction.
 """
 
+from ._scheduler import parse_memory, scheduler
+from ._store import store_ome_zarr
 from .labels import ChunkedLabels, connected_components, label_properties
+from .network import connect
 from .segment import (
     fill_holes,
     predict,
@@ -31,5 +43,6 @@ from .segment import (
     threshold_mask,
 )
 
-__all__ = ["ChunkedLabels", "connected_components", "fill_holes", "label_properties",
-           "predict", "predict_proba", "segment_threshold", "threshold_mask"]
+__all__ = ["ChunkedLabels", "connect", "connected_components", "fill_holes",
+           "label_properties", "parse_memory", "predict", "predict_proba", "scheduler",
+           "segment_threshold", "store_ome_zarr", "threshold_mask"]

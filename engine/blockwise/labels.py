@@ -11,7 +11,7 @@ import numpy as np
 
 from .._validate import check_distance, check_spacing
 from . import _labels
-from ._dask import as_dask, chunk_grid, dask, run_tasks, same_chunks
+from ._dask import TaskGraph, as_dask, chunk_grid, same_chunks
 
 
 class ChunkedLabels:
@@ -98,7 +98,7 @@ class ChunkedLabels:
             new_ids, self._table["counts"][rows], self._table["sums"][rows],
             self._table["lows"][rows], self._table["highs"][rows], spacing)
 
-    def lookup(self, index):
+    def lookup(self, index, renumber=None):
         """Local id -> output id of the chunk at ``index`` (a chunk-grid index)."""
         block = int(np.ravel_multi_index(index, [len(c) for c in self.chunks]))
         start = self._offsets[block]
@@ -106,20 +106,19 @@ class ChunkedLabels:
                    else len(self._final) - 1) - start
         local = np.zeros(n_local + 1, np.int64)
         local[1:] = self._final[start + 1: start + 1 + n_local]
-        return self._renumbering()[local]
+        return (self._renumbering() if renumber is None else renumber)[local]
 
     def to_dask(self):
         """The label volume as a lazy ``dask.array`` (each chunk labelled again)."""
-        da = dask().array
+        graph = TaskGraph("relabel")
         dtype = self.dtype()
-        blocks = self._source.to_delayed(optimize_graph=False)
-        parts = np.empty(blocks.shape, object)
-        relabel = dask().delayed(_labels.relabel_chunk, pure=True)
-        for index, _origin in chunk_grid(self._source):
-            shape = tuple(c[i] for c, i in zip(self.chunks, index))
-            task = relabel(blocks[index], self.lookup(index), self.connectivity, dtype)
-            parts[index] = da.from_delayed(task, shape=shape, dtype=dtype)
-        return da.block(parts.tolist())
+        renumber = self._renumbering()
+
+        def make(index):
+            return (_labels.relabel_chunk, graph.block(self._source, index),
+                    self.lookup(index, renumber), self.connectivity, dtype)
+
+        return graph.array("labels", self._source, dtype, make)
 
 
 def connected_components(volume, *, connectivity=26, chunks=None, progress=None):
@@ -157,33 +156,34 @@ def connected_components(volume, *, connectivity=26, chunks=None, progress=None)
 
 
 def _first_pass(source, connectivity, binary, progress, image=None):
-    delayed = dask().delayed
-    blocks = source.to_delayed(optimize_graph=False)
-    images = None if image is None else image.to_delayed(optimize_graph=False)
-    grid = [len(c) for c in source.chunks]
-    summary = delayed(_labels.chunk_summary, nout=2, pure=True)
+    import operator
+
+    graph = TaskGraph("components")
     stats, faces = {}, {}
     for index, origin in chunk_grid(source):
-        extra = () if images is None else (images[index],)
-        stats[index], faces[index] = summary(
-            blocks[index], origin, source.shape, connectivity, binary, *extra)
-    pairs = face_pair_tasks(source, faces, connectivity)
+        extra = () if image is None else (graph.block(image, index),)
+        summary = graph.add("summary", index, _labels.chunk_summary, graph.block(source, index),
+                            list(origin), list(source.shape), connectivity, binary, *extra)
+        stats[index] = graph.add("stats", index, operator.getitem, summary, 0)
+        faces[index] = graph.add("faces", index, operator.getitem, summary, 1)
+    pairs = face_pair_tasks(graph, source, faces, connectivity)
     order = [stats[index] for index, _ in chunk_grid(source)]
-    results = run_tasks(order + pairs, progress=progress, counted={t.key for t in order})
+    results = graph.run(order + pairs, progress=progress, counted=order)
     stats_list = results[: len(order)]
     found = [p for p in results[len(order):] if len(p)]
     all_pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
     return stats_list, all_pairs
 
 
-def face_pair_tasks(source, faces, connectivity):
+def face_pair_tasks(graph, source, faces, connectivity):
     """One task per chunk and axis pairing the ids that touch across its upper face.
 
-    ``faces[index][(axis, side)]`` are the (delayed) faces of each chunk.
+    ``faces[index]`` is the key of chunk ``index``'s faces (a dict by
+    ``(axis, side)``); returns the keys of the pair tasks.
     """
-    delayed = dask().delayed
+    import operator
+
     grid = [len(c) for c in source.chunks]
-    pair_task = delayed(_labels.face_pairs, pure=True)
     pairs = []
     for index, _origin in chunk_grid(source):
         for axis in range(3):
@@ -200,14 +200,15 @@ def face_pair_tasks(source, faces, connectivity):
                     q[c_axis] += dc
                     inside = 0 <= q[b_axis] < grid[b_axis] and 0 <= q[c_axis] < grid[c_axis]
                     if inside and (db == dc == 0 or connectivity > 6):
-                        row.append(faces[tuple(q)][(axis, "low")])
+                        row.append((operator.getitem, faces[tuple(q)], (axis, "low")))
                         row_ids.append(int(np.ravel_multi_index(q, grid)))
                     else:
                         row.append(None)
                         row_ids.append(0)
                 lower.append(row)
                 lower_ids.append(row_ids)
-            pairs.append(pair_task(faces[index][(axis, "high")], lower,
+            upper = (operator.getitem, faces[index], (axis, "high"))
+            pairs.append(graph.add(f"pairs{axis}", index, _labels.face_pairs, upper, lower,
                                    int(np.ravel_multi_index(index, grid)), lower_ids,
                                    connectivity))
     return pairs
@@ -250,13 +251,11 @@ def label_properties(labels, *, spacing=(1.0, 1.0, 1.0), image=None, progress=No
     if image is not None:
         source, image = same_chunks(source, as_dask(image, name="image"),
                                     names=("labels", "image"))
-    delayed = dask().delayed
-    blocks = source.to_delayed(optimize_graph=False)
-    images = None if image is None else image.to_delayed(optimize_graph=False)
-    task = delayed(_chunk_label_stats, pure=True)
-    tasks = [task(blocks[i], origin, *(() if images is None else (images[i],)))
+    graph = TaskGraph("properties")
+    tasks = [graph.add("stats", i, _chunk_label_stats, graph.block(source, i), list(origin),
+                       *(() if image is None else (graph.block(image, i),)))
              for i, origin in chunk_grid(source)]
-    parts = [p for p in run_tasks(tasks, progress=progress) if p is not None]
+    parts = [p for p in graph.run(tasks, progress=progress) if p is not None]
     import pandas as pd
 
     from ..label._properties import PROPERTY_COLUMNS

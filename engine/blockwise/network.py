@@ -19,13 +19,15 @@ What travels to the client: per chunk, per-piece sums and the touch and
 crossing pairs; between workers, one face plane per chunk border.
 """
 
+import operator
+
 import numpy as np
 
 from .._validate import check_distance, check_spacing
 from ..network._crops import grow_pad
 from ..network._neighbours import OFFSETS
 from . import _labels
-from ._dask import as_dask, chunk_grid, dask, run_tasks, same_chunks
+from ._dask import TaskGraph, as_dask, chunk_grid, dask, same_chunks
 from .labels import face_pair_tasks, label_properties
 
 #: Crops below this many voxels use scipy's transform in memory (see
@@ -75,7 +77,7 @@ def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=N
     nodes_da = as_dask(nodes, chunks=chunks, name="nodes")
     edges_da = as_dask(edges, name="edges")
     # the overlap of a chunk comes from its neighbours alone: chunks at least that deep
-    depth = [p + 1 for p in grow_pad(search, spacing)]
+    depth = [min(p + 1, n) for p, n in zip(grow_pad(search, spacing), nodes_da.shape)]
     nodes_da = nodes_da.rechunk(tuple(
         ensure_minimum_chunksize(d, c) for d, c in zip(depth, nodes_da.chunks)))
     nodes_da, edges_da = same_chunks(nodes_da, edges_da, names=("nodes", "edges"))
@@ -87,22 +89,21 @@ def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=N
     table = label_properties(nodes_da, spacing=spacing, progress=progress)
     plan = _Plan(nodes_da, table, search, spacing)
     binary = False  # edge values are carried on faces: labelled edges never merge
-    stats, faces, touches, crossings = {}, {}, {}, {}
-    delayed = dask().delayed
-    chunk_task = delayed(_connect_chunk, nout=4, pure=True)
-    node_blocks = plan.grown(nodes_da).to_delayed(optimize_graph=False)
-    edge_blocks = plan.grown(edges_da).to_delayed(optimize_graph=False)
+    graph = TaskGraph("connect")
+    grown_nodes, grown_edges = plan.grown(nodes_da), plan.grown(edges_da)
+    stats, faces, touches, crossings = [], {}, [], []
     for index, origin in chunk_grid(nodes_da):
-        stats[index], faces[index], touches[index], crossings[index] = chunk_task(
-            node_blocks[index], edge_blocks[index], *plan.chunk_args(index, origin),
-            binary, plan.block_id(index))
-    pair_tasks = face_pair_tasks(nodes_da, faces, 26)
-    order = [stats[i] for i, _ in chunk_grid(nodes_da)]
-    small = [touches[i] for i, _ in chunk_grid(nodes_da)] + [
-        crossings[i] for i, _ in chunk_grid(nodes_da)]
-    results = run_tasks(order + small + pair_tasks, progress=progress,
-                        counted={t.key for t in order})
-    n_chunks = len(order)
+        chunk = graph.add("chunk", index, _connect_chunk, graph.block(grown_nodes, index),
+                          graph.block(grown_edges, index), *plan.chunk_args(index, origin),
+                          binary, plan.block_id(index))
+        stats.append(graph.add("stats", index, operator.getitem, chunk, 0))
+        faces[index] = graph.add("faces", index, operator.getitem, chunk, 1)
+        touches.append(graph.add("touches", index, operator.getitem, chunk, 2))
+        crossings.append(graph.add("crossings", index, operator.getitem, chunk, 3))
+    pair_tasks = face_pair_tasks(graph, nodes_da, faces, 26)
+    results = graph.run(stats + touches + crossings + pair_tasks, progress=progress,
+                        counted=stats)
+    n_chunks = len(stats)
     stats_list = results[:n_chunks]
     touch_parts = results[n_chunks: 2 * n_chunks]
     cross_parts = results[2 * n_chunks: 3 * n_chunks]
@@ -154,8 +155,9 @@ class _Plan:
         self.crop_size = np.prod(self.crop_hi - self.crop_lo, axis=1)
 
     def grown(self, array):
-        return dask().array.overlap.overlap(
-            array, depth=dict(enumerate(self.depth)), boundary="none")
+        # an axis of one chunk has no neighbour to borrow from
+        depth = {a: (d if self.grid[a] > 1 else 0) for a, d in enumerate(self.depth)}
+        return dask().array.overlap.overlap(array, depth=depth, boundary="none")
 
     def block_id(self, index):
         return int(np.ravel_multi_index(index, self.grid))
@@ -170,7 +172,7 @@ class _Plan:
             "labels": self.labels[near], "lo": self.crop_lo[near], "hi": self.crop_hi[near],
             "edt": self.crop_size[near] >= _SMALL_CROP,
         }
-        geometry = (tuple(core_lo), tuple(core_hi), tuple(ext_lo), self.shape)
+        geometry = [[int(v) for v in g] for g in (core_lo, core_hi, ext_lo, self.shape)]
         return geometry, rows, self.reach, self.spacing
 
 
@@ -195,6 +197,8 @@ def _regions(nodes_ext, geometry, rows, reach, spacing):
             continue
         sub = nodes_ext[tuple(slice(a, b) for a, b in zip(sub_lo - ext_lo, sub_hi - ext_lo))]
         outside = sub != nodes_ext.dtype.type(label)
+        if outside.all():
+            continue  # the node is out of reach of this chunk (a transform would invent one)
         if use_edt:
             dist = edt.edt(outside, anisotropy=spacing, black_border=False)
         else:
@@ -305,27 +309,25 @@ def _bridge_chunk(block, distance, spacing):
 
 def _edge_label_volume(plan, nodes_da, edges_da, final, offsets, dropped, n_pieces):
     """Lazy volume of edge objects with the edge table's ids (trunks removed)."""
-    da = dask().array
-    delayed = dask().delayed
     dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
                  if n_pieces <= np.iinfo(t).max)
     lookup_all = final.copy()
     if len(dropped):
         lookup_all[np.isin(lookup_all, dropped.astype(np.int64))] = 0
-    node_blocks = plan.grown(nodes_da).to_delayed(optimize_graph=False)
-    edge_blocks = plan.grown(edges_da).to_delayed(optimize_graph=False)
-    parts = np.empty(node_blocks.shape, object)
-    task = delayed(_edge_label_chunk, pure=True)
-    for index, origin in chunk_grid(nodes_da):
+    graph = TaskGraph("edge-labels")
+    grown_nodes, grown_edges = plan.grown(nodes_da), plan.grown(edges_da)
+    origins = dict(chunk_grid(nodes_da))
+
+    def make(index):
         block = plan.block_id(index)
         end = offsets[block + 1] if block + 1 < len(offsets) else len(final) - 1
         lookup = np.zeros(end - offsets[block] + 1, np.int64)
         lookup[1:] = lookup_all[offsets[block] + 1: end + 1]
-        shape = tuple(c[i] for c, i in zip(nodes_da.chunks, index))
-        parts[index] = da.from_delayed(
-            task(node_blocks[index], edge_blocks[index], *plan.chunk_args(index, origin),
-                 lookup, dtype), shape=shape, dtype=dtype)
-    return da.block(parts.tolist())
+        return (_edge_label_chunk, graph.block(grown_nodes, index),
+                graph.block(grown_edges, index), *plan.chunk_args(index, origins[index]),
+                lookup, dtype)
+
+    return graph.array("edges", nodes_da, dtype, make)
 
 
 def _edge_label_chunk(nodes_ext, edges_ext, geometry, rows, reach, spacing, lookup, dtype):

@@ -30,12 +30,13 @@ def dense_labels(labels):
     (no copy) and ``ids`` maps every value to itself.
     """
     top = int(labels.max()) if labels.size else 0
-    # Index arrays of size max + 1 stay small: keep the ids as they are.
-    if top <= _DIRECT_MAX:
+    # Index arrays of size max + 1 stay small: keep the ids as they are
+    # (cc3d.statistics wants ids below the voxel count: tiny chunks renumber).
+    if top <= _DIRECT_MAX and top < labels.size:
         return labels, np.arange(top + 1, dtype=np.uint64)
     present = fastremap.unique(labels)
     present = present[present != 0]
-    if top <= 4 * present.size:
+    if top <= 4 * present.size and top < labels.size:
         return labels, np.arange(top + 1, dtype=np.uint64)
     dense, mapping = fastremap.renumber(labels, preserve_zero=True, in_place=False)
     ids = np.zeros(len(mapping), dtype=np.uint64)
