@@ -39,7 +39,7 @@ def _label_ids(text):
 
 def _common(parser):
     parser.add_argument("--spacing", type=_spacing, metavar="DZ,DY,DX",
-                        help="voxel size; overrides the tif metadata")
+                        help="voxel size; overrides the tif (or zarr) metadata")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR",
                         help="folder for edges.csv, nodes.csv, stats.json, network.graphml")
     parser.add_argument("--excel", action="store_true", help="also write network.xlsx")
@@ -56,9 +56,15 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"plexus {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    net = sub.add_parser("network", help="network of nodes linked through connecting objects")
-    net.add_argument("nodes", type=Path, help="node label tif (0 = background)")
-    net.add_argument("edges", type=Path, help="connecting objects tif (mask or labels)")
+    net = sub.add_parser(
+        "network", help="network of nodes linked through connecting objects",
+        description="Link the nodes (labelled objects) through the connecting objects. "
+        "Zarr/OME-Zarr inputs, or any of --chunks, --scheduler, --memory-limit, --workers, "
+        "run blockwise (chunk by chunk, over Dask) with the same results.")
+    net.add_argument("nodes", type=Path,
+                     help="node labels (0 = background): tif, or zarr/OME-Zarr folder")
+    net.add_argument("edges", type=Path,
+                     help="connecting objects (mask or labels): tif, or zarr/OME-Zarr folder")
     net.add_argument("--search", type=float, required=True, metavar="R",
                      help="search radius around each node, in physical units")
     net.add_argument("--trunks", type=int, default=0, metavar="N",
@@ -66,6 +72,9 @@ def build_parser():
     net.add_argument("--bridge", type=float, metavar="D",
                      help="first close gaps in connecting objects by dilating them by D")
     _common(net)
+    from . import cli_blockwise
+
+    cli_blockwise.add_options(net)
 
     prox = sub.add_parser("proximity", help="network of nodes linked by distance")
     prox.add_argument("nodes", type=Path, help="node label tif (0 = background)")
@@ -93,6 +102,7 @@ def build_parser():
     from . import cli_convert
 
     cli_convert.add_parsers(sub, _spacing)
+    cli_blockwise.add_parsers(sub, _spacing)
 
     serve = sub.add_parser("serve", help="serve the dashboards in the browser (panel serve)")
     serve.add_argument("--port", type=int, default=5006, metavar="P")
@@ -131,6 +141,12 @@ class _Progress:
 def _run_network(args):
     from engine import io, network
 
+    from . import cli_blockwise
+
+    if cli_blockwise.wanted(args, args.nodes, args.edges):
+        net = cli_blockwise.run_network(args, _Progress)
+        _summary(net, args.out, args.quiet)
+        return
     nodes, spacing = io.read_labels(args.nodes, spacing=args.spacing, name="nodes")
     edges, _ = io.read_labels(args.edges, spacing=spacing, name="edges")
     progress = _Progress("search regions", args.quiet)
@@ -226,6 +242,12 @@ def _run_convert(args):
     cli_convert.run_convert(args, _Progress)
 
 
+def _run_label(args):
+    from . import cli_blockwise
+
+    cli_blockwise.run_label(args, _Progress)
+
+
 def _run_train_cellpose(args):
     from . import cli_segment
 
@@ -236,7 +258,7 @@ _COMMANDS = {"network": _run_network, "proximity": _run_proximity, "demo": _run_
              "serve": _run_serve, "segment": _run_segment,
              "train-cellpose": _run_train_cellpose, "branches": _run_branches,
              "datastack": _run_datastack, "serve-datastack": _run_serve_datastack,
-             "convert": _run_convert}
+             "convert": _run_convert, "label": _run_label}
 
 
 def main(argv=None):

@@ -5,6 +5,10 @@ Sizes typed on the command line are physical (the unit of the spacing):
 ``--max-size`` volumes in that unit cubed. For Cellpose, ``--min-size``
 merges smaller fragments into the cell they touch (``min_volume`` of
 ``segment_cellpose``) instead of deleting them.
+
+A zarr/OME-Zarr IMAGE, an ``--out`` ending in ``.zarr``, or any of
+``--chunks``, ``--scheduler``, ``--memory-limit``, ``--workers`` runs the
+threshold, Otsu and saved-classifier paths blockwise (:mod:`app.cli_blockwise`).
 """
 
 import argparse
@@ -20,13 +24,20 @@ def add_parsers(sub, spacing_type):
         "segment",
         help="label objects of an intensity image (threshold, Otsu, random forest, Cellpose)",
         description="Segment IMAGE into uint32 labels (0 = background). Sizes are "
-        "physical: distances in the unit of the spacing, volumes in that unit cubed.",
+        "physical: distances in the unit of the spacing, volumes in that unit cubed. "
+        "The output format follows --out: a name ending in .zarr gets OME-Zarr labels "
+        "(written chunk by chunk), any other name a tif (which must fit in memory). A "
+        "zarr IMAGE, a .zarr --out or a blockwise option runs blockwise (threshold, otsu, "
+        "and rf with --model; not --split, --scribbles or cellpose) with the labels of "
+        "the in-memory run.",
     )
-    seg.add_argument("image", type=Path, help="intensity tif (z, y, x)")
+    seg.add_argument("image", type=Path,
+                     help="intensity tif (z, y, x), or zarr/OME-Zarr folder")
     seg.add_argument("--method", choices=METHODS, default="otsu")
-    seg.add_argument("--out", required=True, type=Path, metavar="LABELS.tif")
+    seg.add_argument("--out", required=True, type=Path, metavar="LABELS.tif",
+                     help="labels: .tif, or .zarr for OME-Zarr labels (replaced if it exists)")
     seg.add_argument("--spacing", type=spacing_type, metavar="DZ,DY,DX",
-                     help="voxel size; overrides the tif metadata")
+                     help="voxel size; overrides the tif (or zarr) metadata")
     seg.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
                      help="Gaussian sigma before thresholding (threshold, otsu)")
     seg.add_argument("--min-size", type=float, metavar="VOLUME",
@@ -70,6 +81,9 @@ def add_parsers(sub, spacing_type):
     cp.add_argument("--z-axis", type=int, metavar="AXIS")
     cp.add_argument("--channel-axis", type=int, metavar="AXIS")
     seg.add_argument("--quiet", action="store_true", help="no progress bar")
+    from . import cli_blockwise
+
+    cli_blockwise.add_options(seg)
 
     train = sub.add_parser(
         "train-cellpose",
@@ -124,8 +138,16 @@ def _check_options(args):
 def run_segment(args, progress_type):
     from engine import io, segment
 
+    from . import cli_blockwise
+
     _check_options(args)
     started = time.perf_counter()
+    if cli_blockwise.wanted(args, args.image) or cli_blockwise.is_zarr_output(args.out):
+        n = cli_blockwise.run_segment(args, progress_type)
+        if not args.quiet:
+            print(f"{n} objects ({args.method}, blockwise, "
+                  f"{time.perf_counter() - started:.1f} s); labels in {args.out}")
+        return
     progress = progress_type(args.method, args.quiet)
     fill = not args.no_fill
     sizes = dict(min_volume=args.min_size, max_volume=args.max_size)
