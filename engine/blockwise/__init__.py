@@ -21,6 +21,8 @@ connect
     The network through connecting objects (search regions, edge pieces
     merged across chunks, touches and crossings): the same nodes, edges
     and edge ids as :func:`engine.network.connect`.
+search_regions
+    Each node grown by the search radius (nearest wins) as a lazy volume.
 store_ome_zarr
     Write a lazy result to an OME-Zarr chunk by chunk, atomically.
 scheduler
@@ -34,7 +36,7 @@ predict_proba, predict
 from ._scheduler import parse_memory, scheduler
 from ._store import store_ome_zarr
 from .labels import ChunkedLabels, connected_components, label_properties
-from .network import connect
+from .network import connect, search_regions
 from .segment import (
     fill_holes,
     predict,
@@ -45,4 +47,4 @@ from .segment import (
 
 __all__ = ["ChunkedLabels", "connect", "connected_components", "fill_holes",
            "label_properties", "parse_memory", "predict", "predict_proba", "scheduler",
-           "segment_threshold", "store_ome_zarr", "threshold_mask"]
+           "search_regions", "segment_threshold", "store_ome_zarr", "threshold_mask"]

@@ -68,8 +68,7 @@ def summarise_chunk(labels, n, block, origin, shape, binary, image=None):
         boxes = np.asarray(table["bounding_boxes"], np.int64).reshape(-1, 3, 2)
         lows = boxes[:, :, 0] + np.asarray(origin)
         highs = boxes[:, :, 1] + 1 + np.asarray(origin)
-        sums = np.stack([_coordinate_sums(labels, axis, n, origin[axis])
-                         for axis in range(3)], 1)
+        sums = coordinate_sums(labels, n, origin)
         first_flat = np.zeros(n + 1, np.int64)
         first_flat[ids] = np.ravel_multi_index(local.T, shape)
         stats.update(counts=counts[1:], first=first_flat[1:], sums=sums[1:],
@@ -86,16 +85,30 @@ def summarise_chunk(labels, n, block, origin, shape, binary, image=None):
     return stats, faces
 
 
-def _coordinate_sums(labels, axis, n, origin):
-    """Exact per-id sums of the global coordinate along ``axis``.
+#: Planes per slab when summing coordinates (bounds the temporary memory).
+_SUM_PLANES = 16
 
-    Plane by plane, so the temporary memory is one plane, not the chunk.
+
+def coordinate_sums(labels, n, origin):
+    """Exact per-id sums of the global (z, y, x) coordinates, shape (n + 1, 3).
+
+    Only foreground voxels are visited, a slab of planes at a time; float64
+    sums of integer coordinates are exact below 2**53.
     """
-    sums = np.zeros(n + 1, np.int64)
-    for k in range(labels.shape[axis]):
-        plane = np.take(labels, k, axis=axis).reshape(-1)
-        sums += np.bincount(plane, minlength=n + 1) * (k + int(origin))
-    return sums
+    sums = np.zeros((n + 1, 3), np.float64)
+    plane = labels.shape[1] * labels.shape[2]
+    for z0 in range(0, labels.shape[0], _SUM_PLANES):
+        flat = labels[z0: z0 + _SUM_PLANES].reshape(-1)
+        where = np.flatnonzero(flat)
+        if not where.size:
+            continue
+        ids = flat[where]
+        z, rest = np.divmod(where, plane)
+        y, x = np.divmod(rest, labels.shape[2])
+        for axis, coord in enumerate((z + z0, y, x)):
+            sums[:, axis] += np.bincount(ids, weights=coord + float(origin[axis]),
+                                         minlength=n + 1)
+    return sums.astype(np.int64)
 
 
 def face_pairs(upper, lower_faces, block_id, lower_ids, connectivity):

@@ -90,6 +90,16 @@ def scheduler(name="threads", *, memory_limit=None, workers=None):
         with distributed.Client(name) as client, config.set(scheduler=client):
             yield client
         return
+    if limit is None and name == "processes":
+        # one pool for every pass inside (dask would start a pool per compute)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context(config.get("multiprocessing.context", "spawn"))
+        with ProcessPoolExecutor(workers, mp_context=context) as pool, \
+                config.set(scheduler=name, pool=pool, num_workers=workers):
+            yield None
+        return
     if limit is None:
         with config.set(scheduler=name, num_workers=workers):
             yield None

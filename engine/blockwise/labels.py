@@ -299,8 +299,7 @@ def _chunk_label_stats(block, origin, image=None):
     present = present[present != 0]
     boxes = np.asarray(table["bounding_boxes"], np.int64).reshape(-1, 3, 2)[present]
     origin = np.asarray(origin)
-    sums = np.stack([_labels._coordinate_sums(dense, axis, n, origin[axis])
-                     for axis in range(3)], 1)[present]
+    sums = _labels.coordinate_sums(dense, n, origin)[present]
     out = {"ids": ids[present].astype(np.uint64), "counts": counts[present], "sums": sums,
            "lows": boxes[:, :, 0] + origin, "highs": boxes[:, :, 1] + 1 + origin}
     if image is not None:

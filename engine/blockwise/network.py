@@ -136,22 +136,23 @@ def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=N
 class _Plan:
     """Chunk geometry and the nodes each chunk must look at."""
 
-    def __init__(self, nodes_da, table, search, spacing):
+    def __init__(self, nodes_da, table, search, spacing, margin=1):
         self.shape = nodes_da.shape
         self.grid = [len(c) for c in nodes_da.chunks]
         self.chunks = nodes_da.chunks
         self.search, self.spacing = search, spacing
         self.reach = search * (1 + 1e-6) + 1e-9
         self.pad = np.asarray(grow_pad(search, spacing))
-        # connect() grows each node's box by pad + 1 (see _search_region_candidates)
-        self.depth = tuple(int(p) + 1 for p in self.pad)
+        # connect() grows each node's box by pad + 1 (see _search_region_candidates),
+        # search_regions() by pad: the same crops pick the same transform
+        self.depth = tuple(max(int(p) + margin, 1) for p in self.pad)
         labels = table["label"].to_numpy(np.uint64)
         lows = table[["z0", "y0", "x0"]].to_numpy(np.int64)
         highs = table[["z1", "y1", "x1"]].to_numpy(np.int64)
         shape = np.asarray(self.shape)
         self.labels = labels
-        self.crop_lo = np.maximum(lows - self.pad - 1, 0)
-        self.crop_hi = np.minimum(highs + self.pad + 1, shape)
+        self.crop_lo = np.maximum(lows - self.pad - margin, 0)
+        self.crop_hi = np.minimum(highs + self.pad + margin, shape)
         self.crop_size = np.prod(self.crop_hi - self.crop_lo, axis=1)
 
     def grown(self, array):
@@ -292,6 +293,74 @@ def _global_touches(parts, final, offsets):
     local = (packed[:, 0] & np.uint64(0xFFFFFFFF)).astype(np.int64)
     piece = final[offsets[block] + local].astype(np.uint64)
     return np.unique(np.stack([piece, packed[:, 1]], 1), axis=0)
+
+
+def search_regions(nodes, *, search, spacing=(1.0, 1.0, 1.0), chunks=None, progress=None):
+    """Search regions as a lazy label volume, equal to :func:`engine.network.search_regions`.
+
+    Each chunk reads its nodes grown by the search reach and grows every
+    node whose box reaches it, with the in-memory rule (nearest node
+    within ``search``; ties to the smaller label).
+
+    Examples
+    --------
+    >>> nodes = np.zeros((1, 1, 9), np.uint8); nodes[0, 0, 0] = 1; nodes[0, 0, 8] = 2
+    >>> search_regions(nodes, search=3, chunks=(1, 1, 4)).compute()[0, 0].tolist()
+    [1, 1, 1, 1, 0, 2, 2, 2, 2]
+    """
+    from dask.array.overlap import ensure_minimum_chunksize
+
+    spacing = check_spacing(spacing)
+    search = check_distance(search, name="search")
+    nodes_da = as_dask(nodes, chunks=chunks, name="nodes")
+    depth = [max(min(p, n), 1) for p, n in zip(grow_pad(search, spacing), nodes_da.shape)]
+    nodes_da = nodes_da.rechunk(tuple(
+        ensure_minimum_chunksize(min(d, n), c)
+        for d, n, c in zip(depth, nodes_da.shape, nodes_da.chunks)))
+    table = label_properties(nodes_da, spacing=spacing, progress=progress)
+    plan = _Plan(nodes_da, table, search, spacing, margin=0)
+    graph = TaskGraph("regions")
+    grown = plan.grown(nodes_da)
+    origins = dict(chunk_grid(nodes_da))
+
+    def make(index):
+        geometry, rows, reach, sp = plan.chunk_args(index, origins[index])
+        return (_regions_chunk, graph.block(grown, index), geometry, rows, reach, sp)
+
+    return graph.array("regions", nodes_da, nodes_da.dtype, make)
+
+
+def _regions_chunk(nodes_ext, geometry, rows, reach, spacing):
+    """engine.network.search_regions on one chunk (larger labels first, "<=")."""
+    import edt
+    from scipy import ndimage
+
+    core_lo, core_hi, ext_lo, _shape = (np.asarray(g) for g in geometry)
+    shape = tuple(core_hi - core_lo)
+    regions = np.zeros(shape, nodes_ext.dtype)
+    best = np.full(shape, np.inf, np.float32)
+    ext_hi = ext_lo + np.asarray(nodes_ext.shape)
+    order = np.argsort(rows["labels"])[::-1]
+    for k in order:
+        label, lo, hi = rows["labels"][k], rows["lo"][k], rows["hi"][k]
+        sub_lo, sub_hi = np.maximum(lo, ext_lo), np.minimum(hi, ext_hi)
+        look_lo, look_hi = np.maximum(sub_lo, core_lo), np.minimum(sub_hi, core_hi)
+        if np.any(look_hi <= look_lo):
+            continue
+        sub = nodes_ext[tuple(slice(a, b) for a, b in zip(sub_lo - ext_lo, sub_hi - ext_lo))]
+        outside = sub != nodes_ext.dtype.type(label)
+        if outside.all():
+            continue
+        if rows["edt"][k]:
+            dist = edt.edt(outside, anisotropy=spacing, black_border=False)
+        else:
+            dist = ndimage.distance_transform_edt(outside, sampling=spacing)
+        dist = dist[tuple(slice(a, b) for a, b in zip(look_lo - sub_lo, look_hi - sub_lo))]
+        target = tuple(slice(a, b) for a, b in zip(look_lo - core_lo, look_hi - core_lo))
+        win = (dist <= reach) & (dist <= best[target])
+        regions[target][win] = label
+        best[target][win] = dist[win]
+    return regions
 
 
 def _bridge(edges, distance, spacing):

@@ -93,3 +93,12 @@ def test_zarr_inputs_on_a_local_cluster(tmp_path):
                                 search=phantom.search, progress=lambda d, t: seen.append(t))
     assert_same_network(got, expected)
     assert seen == [12] * 24   # 3 x 2 x 2 chunks, per chunk: node measures, then links
+
+
+@pytest.mark.parametrize("chunks", [(9, 11, 13), (48, 40, 64)])
+def test_search_regions_equal_in_memory(phantom, chunks):
+    expected = network.search_regions(phantom.nodes, search=phantom.search,
+                                      spacing=phantom.spacing)
+    got = blockwise.search_regions(phantom.nodes, search=phantom.search,
+                                   spacing=phantom.spacing, chunks=chunks)
+    assert np.array_equal(got.compute(), expected)
