@@ -189,3 +189,17 @@ def check_count(value, *, name, minimum=1):
     if value < minimum:
         raise InvalidInputError(f"{name} must be >= {minimum}, was {value!r}")
     return int(value)
+
+
+def is_chunked(volume):
+    """True for a volume to process blockwise: a zarr path, a zarr or dask array.
+
+    >>> is_chunked(np.zeros((2, 2, 2))), is_chunked("cells.zarr")
+    (False, True)
+    """
+    import os
+
+    if isinstance(volume, (str, os.PathLike)):
+        return True
+    return (not isinstance(volume, np.ndarray) and hasattr(volume, "chunks")
+            and hasattr(volume, "shape"))

@@ -9,7 +9,7 @@ import cc3d
 import fastremap
 import numpy as np
 
-from .._validate import check_labels, check_same_shape, check_spacing
+from .._validate import check_labels, check_same_shape, check_spacing, is_chunked
 
 #: Columns of :func:`label_properties`, in order.
 PROPERTY_COLUMNS = (
@@ -52,6 +52,8 @@ def label_properties(labels, *, spacing=(1.0, 1.0, 1.0), image=None):
     ----------
     labels : ndarray of unsigned int, (z, y, x)
         Label volume; 0 is background. Ids may be sparse, up to uint64.
+        A zarr path, zarr array or dask array is measured chunk by chunk
+        (:func:`engine.blockwise.label_properties`), with the same table.
     spacing : tuple of 3 floats
         Voxel size (dz, dy, dx) in physical units.
     image : ndarray, optional
@@ -75,6 +77,10 @@ def label_properties(labels, *, spacing=(1.0, 1.0, 1.0), image=None):
     """
     import pandas as pd
 
+    if is_chunked(labels):
+        from ..blockwise import label_properties as label_properties_blockwise
+
+        return label_properties_blockwise(labels, spacing=spacing, image=image)
     labels = check_labels(labels, name="labels", allow_empty=True)
     spacing = np.asarray(check_spacing(spacing))
     dense, ids = dense_labels(labels)

@@ -26,7 +26,13 @@ import itertools
 import fastremap
 import numpy as np
 
-from .._validate import check_distance, check_labels, check_same_shape, check_spacing
+from .._validate import (
+    check_distance,
+    check_labels,
+    check_same_shape,
+    check_spacing,
+    is_chunked,
+)
 from ..label import label_properties
 from ._crops import default_workers, distance_to_label, flat_indices, map_crops, node_crops
 from ._neighbours import OFFSETS, Neighbourhood
@@ -42,6 +48,9 @@ def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=N
     ----------
     nodes : ndarray of unsigned int, (z, y, x)
         Node label volume; ids may be sparse, up to uint64, and are kept.
+        A zarr path, zarr array or dask array (for ``nodes`` or ``edges``)
+        runs :func:`engine.blockwise.connect` instead: the same result,
+        one chunk at a time.
     edges : ndarray, (z, y, x)
         Connecting objects: a binary mask, or labelled edge objects.
     search : float
@@ -82,6 +91,12 @@ def connect(nodes, edges, *, search, spacing=(1.0, 1.0, 1.0), trunks=0, bridge=N
     """
     from ._core import Network
 
+    if is_chunked(nodes) or is_chunked(edges):
+        from ..blockwise import connect as connect_blockwise
+
+        return connect_blockwise(nodes, edges, search=search, spacing=spacing, trunks=trunks,
+                                 bridge=bridge, keep_edge_labels=keep_edge_labels,
+                                 progress=progress)
     nodes = check_labels(nodes, name="nodes")
     edges = check_labels(edges, name="edges", allow_empty=True)
     check_same_shape(nodes, edges)

@@ -102,3 +102,16 @@ def test_search_regions_equal_in_memory(phantom, chunks):
     got = blockwise.search_regions(phantom.nodes, search=phantom.search,
                                    spacing=phantom.spacing, chunks=chunks)
     assert np.array_equal(got.compute(), expected)
+
+
+def test_in_memory_functions_dispatch_zarr_inputs(tmp_path):
+    from engine.io import write_ome_zarr
+    from engine.label import label_properties
+
+    phantom = make_phantom((40, 64, 64), 12, seed=8)
+    write_ome_zarr(tmp_path / "nodes.zarr", phantom.nodes, chunks=(16, 32, 32))
+    expected = network.connect(phantom.nodes, phantom.edges, search=phantom.search)
+    got = network.connect(tmp_path / "nodes.zarr", phantom.edges, search=phantom.search)
+    assert_same_network(got, expected)
+    pd.testing.assert_frame_equal(label_properties(str(tmp_path / "nodes.zarr")),
+                                  label_properties(phantom.nodes), check_exact=True)
