@@ -23,6 +23,9 @@ connect
     and edge ids as :func:`engine.network.connect`.
 search_regions
     Each node grown by the search radius (nearest wins) as a lazy volume.
+skeletonize
+    TEASAR or thinning skeletons, one object's box per task (never cut at
+    chunk borders): the same graph as :func:`engine.skeleton.skeletonize`.
 store_ome_zarr
     Write a lazy result to an OME-Zarr chunk by chunk, atomically.
 scheduler
@@ -44,7 +47,8 @@ from .segment import (
     segment_threshold,
     threshold_mask,
 )
+from .skeleton import skeletonize
 
 __all__ = ["ChunkedLabels", "connect", "connected_components", "fill_holes",
            "label_properties", "parse_memory", "predict", "predict_proba", "scheduler",
-           "search_regions", "segment_threshold", "store_ome_zarr", "threshold_mask"]
+           "search_regions", "segment_threshold", "skeletonize", "store_ome_zarr", "threshold_mask"]

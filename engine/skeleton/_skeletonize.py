@@ -168,13 +168,19 @@ def _radii(obj, coords, sp):
     return d
 
 
-def _teasar(vol, sp, binary, params, fix_branching, workers):
-    import kimimaro  # a base dependency, imported here to keep `import engine` light
-
+def teasar_params(sp, params=None):
+    """kimimaro TEASAR parameters: Plexus's defaults for spacing ``sp``, then ``params``."""
     teasar = {"scale": 1.5, "const": 4 * max(sp), "pdrf_scale": 100000, "pdrf_exponent": 4,
               "soma_detection_threshold": np.inf, "soma_acceptance_threshold": np.inf,
               "soma_invalidation_scale": 1.0, "soma_invalidation_const": 0.0}
     teasar.update(params or {})
+    return teasar
+
+
+def _teasar(vol, sp, binary, params, fix_branching, workers):
+    import kimimaro  # a base dependency, imported here to keep `import engine` light
+
+    teasar = teasar_params(sp, params)
     labels = (vol != 0).astype(np.uint8) if binary else vol
     # kimimaro works in (x, y, z); the transpose is a free Fortran-order view
     skels = kimimaro.skeletonize(labels.T, teasar_params=teasar, anisotropy=tuple(sp[::-1]),
