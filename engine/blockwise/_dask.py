@@ -1,9 +1,10 @@
 """Dask plumbing shared by the blockwise functions: inputs, chunk geometry,
-running a list of per-chunk tasks with progress, on whatever scheduler is
-active (threads, processes, or a ``dask.distributed`` client)."""
+a plain task graph over the chunks, run with progress on whatever scheduler
+is active (threads, processes, or a ``dask.distributed`` client)."""
 
 import itertools
 import os
+import uuid
 
 import numpy as np
 
@@ -14,6 +15,7 @@ def dask():
     try:
         import dask
         import dask.array  # noqa: F401
+        import dask.threaded  # noqa: F401
     except ImportError as err:  # pragma: no cover - the extra is installed in tests
         raise ImportError(
             "blockwise processing needs Dask: pip install 'plexus3d[scale]'") from err
@@ -92,6 +94,8 @@ def same_chunks(*arrays, names):
 def current_client():
     """The active ``dask.distributed`` client, or None for a local scheduler."""
     scheduler = dask().config.get("scheduler", None)
+    if hasattr(scheduler, "get") and hasattr(scheduler, "gather"):
+        return scheduler  # a Client set as the scheduler
     if scheduler not in (None, "dask.distributed", "distributed"):
         return None
     try:
@@ -104,22 +108,89 @@ def current_client():
         return None
 
 
-def run_tasks(tasks, *, progress=None, counted=None):
-    """Compute a list of ``dask.delayed`` tasks; return their results in order.
+class TaskGraph:
+    """A plain dask task graph over the chunks of some dask arrays.
 
-    ``progress(done, total)`` is called as each task in ``counted`` (keys;
-    default: all of ``tasks``) finishes, from the calling thread; raising
-    from it cancels the run.
+    ``dask.delayed`` merges (and in recent Dask materialises) the whole
+    input graph at every call, which is quadratic in the number of chunks;
+    here tasks are tuples in one dict, run once by the active scheduler.
+
+    >>> import dask.array as da
+    >>> graph = TaskGraph("demo")
+    >>> x = da.ones((4, 4, 4), chunks=2)
+    >>> keys = [graph.add("sum", i, np.sum, graph.block(x, i)) for i, _ in chunk_grid(x)]
+    >>> sum(graph.run(keys))
+    np.float64(64.0)
     """
+
+    def __init__(self, name):
+        # unique per graph: two lazy results must never share keys (an id()
+        # is reused once the graph object is freed, as it is after array())
+        self.name = f"plexus-{name}-{uuid.uuid4().hex}"
+        self.tasks = {}
+        self._sources = {}
+        self._optimised = None
+
+    def block(self, array, index):
+        """The key of ``array``'s chunk at ``index`` (registers the array)."""
+        self._sources.setdefault(array.name, array)
+        return (array.name, *index)
+
+    def add(self, kind, index, func, *args):
+        """Add ``func(*args)`` (keys among the args are replaced by results)."""
+        key = (f"{self.name}-{kind}", *tuple(index))
+        self.tasks[key] = (func, *args)
+        return key
+
+    def graph(self):
+        """The tasks and the sources' graphs, optimised as ``compute`` would
+        (culled, element-wise steps fused into the chunks' tasks)."""
+        from dask.highlevelgraph import HighLevelGraph
+
+        names = tuple(self._sources)
+        if self._optimised is None or self._optimised[0] != names:
+            sources = list(self._sources.values())
+            optimised = {}
+            if sources:
+                graphs = HighLevelGraph.merge(*(a.__dask_graph__() for a in sources))
+                keys = [a.__dask_keys__() for a in sources]
+                optimised.update(sources[0].__dask_optimize__(graphs, keys))
+            self._optimised = (names, optimised)  # a second run reuses it
+        merged = dict(self._optimised[1])
+        merged.update(self.tasks)
+        return merged
+
+    def array(self, kind, like, dtype, make):
+        """A dask array whose chunk ``index`` is ``make(index)`` = (func, *args).
+
+        The tasks added so far (:meth:`add`) go into the array's graph too,
+        so a chunk's task may use their keys (one shared input, say).
+        """
+        from dask.highlevelgraph import HighLevelGraph
+
+        da = dask().array
+        name = f"{self.name}-{kind}"
+        layer = dict(self.tasks)
+        layer.update({(name, *index): make(index) for index, _ in chunk_grid(like)})
+        graph = HighLevelGraph.from_collections(
+            name, layer, dependencies=list(self._sources.values()))
+        return da.Array(graph, name, chunks=like.chunks, dtype=dtype)
+
+    def run(self, keys, *, progress=None, counted=None):
+        """Results of ``keys`` in order; ``progress(done, total)`` per counted key."""
+        return run_graph(self.graph(), list(keys), progress=progress, counted=counted)
+
+
+def run_graph(graph, keys, *, progress=None, counted=None):
+    """Compute ``keys`` of a task graph with the active scheduler."""
     dask_module = dask()
-    counted = {t.key for t in tasks} if counted is None else set(counted)
+    counted = set(keys) if counted is None else set(counted)
     total = len(counted)
     client = current_client()
     if client is not None:
         from distributed import as_completed
 
-        futures = client.compute(tasks)
-        by_key = {f.key: f for f in futures}
+        futures = client.get(graph, keys, sync=False)
         done = 0
         try:
             for future in as_completed(futures):
@@ -128,12 +199,15 @@ def run_tasks(tasks, *, progress=None, counted=None):
                 if progress is not None and future.key in counted:
                     done += 1
                     progress(done, total)
-            return client.gather([by_key[t.key] for t in tasks])
+            return client.gather(futures)
         except BaseException:
             client.cancel(futures)
             raise
+    from dask.base import get_scheduler
+
+    get = get_scheduler() or dask_module.threaded.get
     if progress is None:
-        return list(dask_module.compute(*tasks))
+        return list(get(graph, keys))
     from dask.callbacks import Callback
 
     state = {"done": 0}
@@ -144,4 +218,4 @@ def run_tasks(tasks, *, progress=None, counted=None):
             progress(state["done"], total)
 
     with Callback(posttask=posttask):
-        return list(dask_module.compute(*tasks))
+        return list(get(graph, keys))

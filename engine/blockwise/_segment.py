@@ -78,6 +78,11 @@ def row_levels(counts, lows, highs, dtype):
 # ------------------------------------------------------------ hole filling
 
 
+def same_chunk(value):
+    """The value itself: a chunk passed through, or an object shared by tasks."""
+    return value
+
+
 def fill_chunk(block, holes):
     """Set the chunk's holes: ``holes[k]`` says if local background id k is one.
 
@@ -112,25 +117,24 @@ def chunk_sample(block, origin, shape, step):
     return picked[inside]
 
 
-def core_of(block_shape, depth, block_info):
-    """Slices of a ``map_overlap`` block (``boundary="none"``) that are its chunk."""
-    info = block_info[0]
+def core_of(block_shape, depth, location, grid):
+    """Slices of a block grown by ``depth`` (not at the volume's faces) that are
+    its chunk; ``location`` is the chunk's index in a grid of ``grid`` chunks."""
     core = []
-    for size, d, at, count in zip(block_shape, depth, info["chunk-location"],
-                                  info["num-chunks"]):
+    for size, d, at, count in zip(block_shape, depth, location, grid):
         low = d if at > 0 else 0
         high = d if at < count - 1 else 0
         core.append(slice(low, size - high))
     return tuple(core)
 
 
-def proba_chunk(block, classifier, overlap, halo, spacing, value_range, block_info=None):
+def proba_chunk(block, classifier, location, grid, overlap, halo, spacing, value_range):
     """Foreground probability of a chunk's core from the chunk and its overlap.
 
     The overlap is the features' halo, clipped at the volume's faces, which
     is the block ``PixelClassifier._features`` cuts out of a whole volume.
     """
-    core = core_of(block.shape, overlap, block_info)
+    core = core_of(block.shape, overlap, location, grid)
     values = classifier._features(block, core, halo, spacing, value_range)
     shape = tuple(c.stop - c.start for c in core)
     return classifier._forest_proba(values).reshape(shape)

@@ -24,7 +24,7 @@ from .._errors import InvalidInputError
 from .._validate import check_choice, check_distance, check_spacing
 from ..segment._threshold import METHODS, _sigma_voxels
 from . import _segment
-from ._dask import as_dask, chunk_grid, current_client, dask, run_tasks
+from ._dask import TaskGraph, as_dask, chunk_grid, current_client, dask
 from .labels import connected_components
 
 # Histograms summed per task of the reduction tree.
@@ -159,16 +159,16 @@ def fill_holes(mask, *, chunks=None, progress=None):
     holes[table["label"].to_numpy(np.int64)[~touches]] = True
     if not holes.any():
         return source
-    da = dask().array
-    blocks = source.to_delayed()
-    task = dask().delayed(_segment.fill_chunk, pure=True)
-    parts = np.empty(blocks.shape, object)
-    for index, _origin in chunk_grid(source):
-        shape = tuple(c[i] for c, i in zip(source.chunks, index))
-        local = holes[background.lookup(index)]
-        part = task(blocks[index], local) if local.any() else blocks[index]
-        parts[index] = da.from_delayed(part, shape=shape, dtype=bool)
-    return da.block(parts.tolist())
+    graph = TaskGraph("fill-holes")
+    renumber = background._renumbering()  # once: lookup() would redo it per chunk
+
+    def make(index):
+        local = holes[background.lookup(index, renumber)]
+        if local.any():
+            return (_segment.fill_chunk, graph.block(source, index), local)
+        return (_segment.same_chunk, graph.block(source, index))
+
+    return graph.array("filled", source, bool, make)
 
 
 def segment_threshold(image, *, spacing=None, method="otsu", threshold=None, per_slice=False,
@@ -271,6 +271,8 @@ def predict_proba(classifier, image, spacing=None, *, intensity_range=None, chun
     >>> bool((proba.compute() == clf.predict_proba(img)).all())
     True
     """
+    from dask.array.overlap import ensure_minimum_chunksize, overlap
+
     from ..segment._features import feature_halo
     from ..segment._forest import _check_range
 
@@ -286,14 +288,25 @@ def predict_proba(classifier, image, spacing=None, *, intensity_range=None, chun
     halo = feature_halo(classifier.sigmas_, classifier.features, voxel_size)
     # an axis shorter than the halo is read whole, as the in-memory block is
     depth = tuple(min(h, n) for h, n in zip(halo, source.shape))
+    # chunks smaller than the overlap are merged (as map_overlap does), so
+    # that a chunk's overlap comes from its neighbours alone
+    source = source.rechunk(tuple(ensure_minimum_chunksize(d, c)
+                                  for d, c in zip(depth, source.chunks)))
+    grown = overlap(source, depth=depth, boundary="none")
     worker = copy.copy(classifier)
     worker._leaf_probabilities()  # cached once, shared by every task
     worker.n_jobs = 1  # Dask runs the chunks in parallel: no threads within
-    shared = dask().delayed(worker, pure=False)
-    return source.map_overlap(
-        _segment.proba_chunk, depth=depth, boundary="none", trim=False,
-        dtype=np.float32, classifier=shared, overlap=depth, halo=halo, spacing=voxel_size,
-        value_range=value_range)
+    graph = TaskGraph("proba")
+    # one task holds the classifier: every chunk's task names its key, so a
+    # worker process receives (unpickles) it once, not once per chunk
+    shared = graph.add("classifier", (0,), _segment.same_chunk, worker)
+    grid = tuple(len(c) for c in source.chunks)
+
+    def make(index):
+        return (_segment.proba_chunk, graph.block(grown, index), shared, index, grid, depth,
+                halo, voxel_size, value_range)
+
+    return graph.array("proba", source, np.float32, make)
 
 
 def predict(classifier, image, spacing=None, *, probability=0.5, intensity_range=None,
@@ -331,9 +344,10 @@ def robust_range(image):
 
     source = _intensities(image, None)
     step = max(1, source.size // _PERCENTILE_SAMPLES)
-    blocks = source.to_delayed()
-    task = dask().delayed(_segment.chunk_sample, pure=True)
-    parts = run_tasks([task(blocks[index], origin, source.shape, step)
+    graph = TaskGraph("sample")
+    parts = graph.run([graph.add("sample", index, _segment.chunk_sample,
+                                 graph.block(source, index), list(origin), list(source.shape),
+                                 step)
                        for index, origin in chunk_grid(source)])
     # the sample is below 2 * _PERCENTILE_SAMPLES voxels: in_memory takes it whole
     return in_memory(np.concatenate(parts))
@@ -393,12 +407,12 @@ def _stages(progress, count, array):
 
 def _otsu_levels(values, per_slice, stages):
     """Otsu's level per row (z plane, or one for the volume), as ``_otsu``."""
-    delayed = dask().delayed
     dtype = values.dtype
-    blocks = values.to_delayed()
     grid = list(chunk_grid(values))
-    extrema = delayed(_segment.chunk_extrema, pure=True)
-    found = run_tasks([extrema(blocks[i], per_slice) for i, _ in grid], progress=stages[0])
+    graph = TaskGraph("otsu")
+    found = graph.run([graph.add("extrema", i, _segment.chunk_extrema, graph.block(values, i),
+                                 per_slice)
+                       for i, _ in grid], progress=stages[0])
     rows = values.shape[0] if per_slice else 1
     if dtype.kind == "f":
         lows, highs = np.full(rows, np.inf, dtype), np.full(rows, -np.inf, dtype)
@@ -415,22 +429,22 @@ def _otsu_levels(values, per_slice, stages):
     if not differ.any():
         return lows.astype(np.float64)
     # one reduction tree per z row of chunks (per_slice) or for the volume
-    histogram = delayed(_segment.chunk_histograms, pure=True)
-    level = delayed(_segment.row_levels, pure=True)
     groups = {}
     for index, origin in grid:
-        key = index[0] if per_slice else 0
+        row = index[0] if per_slice else 0
         at = slice(origin[0], origin[0] + values.chunks[0][index[0]]) if per_slice else slice(0, 1)
-        groups.setdefault(key, (at, []))[1].append(blocks[index])
+        groups.setdefault(row, (at, []))[1].append(index)
     leaves, finals = [], []
-    for at, parts in groups.values():
+    for row, (at, indices) in groups.items():
         width = max(_otsu_width(dtype, lo, hi) for lo, hi in zip(lows[at], highs[at]))
-        counts = [histogram(b, lows[at], highs[at], width, per_slice) for b in parts]
+        counts = [graph.add("histogram", i, _segment.chunk_histograms, graph.block(values, i),
+                            lows[at], highs[at], width, per_slice) for i in indices]
         leaves.extend(counts)
-        finals.append(level(_tree_sum(counts), lows[at], highs[at], dtype))
+        finals.append(graph.add("level", (row,), _segment.row_levels,
+                                _tree_sum(graph, row, counts), lows[at], highs[at], dtype))
     # a distributed client reports the tasks it returns; a local one any key
     counted = finals if current_client() is not None else leaves
-    levels = run_tasks(finals, progress=stages[1], counted={t.key for t in counted})
+    levels = graph.run(finals, progress=stages[1], counted=counted)
     return np.concatenate(levels)
 
 
@@ -440,10 +454,13 @@ def _otsu_width(dtype, low, high):
     return 1 if low == high else _otsu_bins(dtype, low, high)[0]
 
 
-def _tree_sum(parts):
-    """Sum delayed histograms ``_FAN_IN`` at a time (memory stays bounded)."""
-    add = dask().delayed(_segment.add_counts, pure=True)
+def _tree_sum(graph, row, parts):
+    """Key of the sum of the histograms at keys ``parts``, ``_FAN_IN`` at a time
+    (memory stays bounded); the tasks go into ``graph`` under ``row``."""
+    depth = 0
     while len(parts) > 1:
-        parts = [add(*parts[k:k + _FAN_IN]) if len(parts[k:k + _FAN_IN]) > 1 else parts[k]
+        depth += 1
+        parts = [graph.add(f"sum{depth}", (row, k), _segment.add_counts,
+                           *parts[k:k + _FAN_IN]) if len(parts[k:k + _FAN_IN]) > 1 else parts[k]
                  for k in range(0, len(parts), _FAN_IN)]
     return parts[0]

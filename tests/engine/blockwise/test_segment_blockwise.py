@@ -243,6 +243,36 @@ def test_robust_range_reads_the_same_sample(forest, monkeypatch):
         assert np.array_equal(bw.predict_proba(clf, volume).compute(), clf.predict_proba(image))
 
 
+# ------------------------------------------------------ on a local cluster
+
+
+def test_segmentation_on_a_local_cluster(crop, forest):
+    # worker processes: the tasks, the classifier shared by key, the fill
+    # and the labels travel between processes and still give the same bits
+    clf, image = forest
+    kw = {"smooth": 0.5, "spacing": SPACING, "min_volume": 5.0}
+    ref = mem.segment_threshold(crop, **kw)
+    ref_slices = mem.threshold_mask(crop, per_slice=True)
+    shell = ball((20, 22, 24), (10, 11, 11), 9) & ~ball((20, 22, 24), (10, 11, 11), 6)
+    shell |= ball((20, 22, 24), (10, 11, 11), 2)
+    seen = []
+    with bw.scheduler("processes", memory_limit="1GB", workers=2) as client:
+        assert client is not None and len(client.scheduler_info()["workers"]) == 2
+        labels = bw.segment_threshold(crop, chunks=(12, 24, 24),
+                                      progress=lambda d, t: seen.append((d, t)), **kw)
+        got = labels.to_dask().compute()
+        mask, value = bw.threshold_mask(crop, per_slice=True, chunks=(5, 24, 48))
+        got_mask = mask.compute()
+        proba = bw.predict_proba(clf, image, chunks=(8, 20, 20)).compute()
+        filled = bw.fill_holes(shell, chunks=(10, 11, 12)).compute()
+    assert labels.n_kept == int(ref.max()) > 1
+    assert np.array_equal(got, ref)
+    assert np.array_equal(got_mask, ref_slices[0]) and np.array_equal(value, ref_slices[1])
+    assert np.array_equal(proba, clf.predict_proba(image))
+    assert np.array_equal(filled, mem.fill_holes(shell)) and filled.sum() > shell.sum()
+    assert seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
 # ------------------------------------------------------------- bad input
 
 
