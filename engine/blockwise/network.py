@@ -177,35 +177,49 @@ class _Plan:
         return geometry, rows, self.reach, self.spacing
 
 
-def _regions(nodes_ext, geometry, rows, reach, spacing):
-    """Search-region labels on the chunk and a one-voxel ring (0 outside the volume)."""
+def _node_distances(nodes_ext, ext_lo, window_lo, window_hi, rows, order, spacing):
+    """Each reaching node's distances over its part of a window of the volume.
+
+    Yields ``(label, dist, target)``: ``dist`` on the window part the node's
+    crop covers (computed on the crop within the grown block, with the
+    transform the in-memory path picks for that crop) and ``target`` the
+    slices of that part in window coordinates.
+    """
     import edt
     from scipy import ndimage
 
-    core_lo, core_hi, ext_lo, shape = (np.asarray(g) for g in geometry)
-    ring_lo = core_lo - 1
-    ring_shape = tuple(core_hi - core_lo + 2)
-    regions = np.zeros(ring_shape, nodes_ext.dtype)
-    best = np.full(ring_shape, np.inf, np.float32)
-    in_lo = np.maximum(ring_lo, 0)
-    in_hi = np.minimum(core_hi + 1, shape)
     ext_hi = ext_lo + np.asarray(nodes_ext.shape)
-    # ascending labels and a strict "<": on a tie the smaller label wins
-    for label, lo, hi, use_edt in zip(rows["labels"], rows["lo"], rows["hi"], rows["edt"]):
+    for k in order:
+        label, lo, hi = rows["labels"][k], rows["lo"][k], rows["hi"][k]
         sub_lo, sub_hi = np.maximum(lo, ext_lo), np.minimum(hi, ext_hi)
-        look_lo, look_hi = np.maximum(sub_lo, in_lo), np.minimum(sub_hi, in_hi)
+        look_lo, look_hi = np.maximum(sub_lo, window_lo), np.minimum(sub_hi, window_hi)
         if np.any(look_hi <= look_lo):
             continue
         sub = nodes_ext[tuple(slice(a, b) for a, b in zip(sub_lo - ext_lo, sub_hi - ext_lo))]
         outside = sub != nodes_ext.dtype.type(label)
         if outside.all():
-            continue  # the node is out of reach of this chunk (a transform would invent one)
-        if use_edt:
+            continue  # the node is out of reach of this window (a transform would invent one)
+        if rows["edt"][k]:
             dist = edt.edt(outside, anisotropy=spacing, black_border=False)
         else:
             dist = ndimage.distance_transform_edt(outside, sampling=spacing)
         dist = dist[tuple(slice(a, b) for a, b in zip(look_lo - sub_lo, look_hi - sub_lo))]
-        target = tuple(slice(a, b) for a, b in zip(look_lo - ring_lo, look_hi - ring_lo))
+        yield label, dist, tuple(
+            slice(a, b) for a, b in zip(look_lo - window_lo, look_hi - window_lo))
+
+
+def _regions(nodes_ext, geometry, rows, reach, spacing):
+    """Search-region labels on the chunk and a one-voxel ring (0 outside the volume)."""
+    core_lo, core_hi, ext_lo, _shape = (np.asarray(g) for g in geometry)
+    ring_lo = core_lo - 1
+    ring_shape = tuple(core_hi - core_lo + 2)
+    regions = np.zeros(ring_shape, nodes_ext.dtype)
+    best = np.full(ring_shape, np.inf, np.float32)
+    # crops lie inside the volume, so the ring beyond it stays 0
+    order = range(len(rows["labels"]))
+    # ascending labels and a strict "<": on a tie the smaller label wins
+    for label, dist, target in _node_distances(nodes_ext, ext_lo, ring_lo, core_hi + 1, rows,
+                                               order, spacing):
         close = dist.astype(np.float32)
         win = (dist <= reach) & (close < best[target])
         regions[target][win] = label
@@ -332,31 +346,13 @@ def search_regions(nodes, *, search, spacing=(1.0, 1.0, 1.0), chunks=None, progr
 
 def _regions_chunk(nodes_ext, geometry, rows, reach, spacing):
     """engine.network.search_regions on one chunk (larger labels first, "<=")."""
-    import edt
-    from scipy import ndimage
-
     core_lo, core_hi, ext_lo, _shape = (np.asarray(g) for g in geometry)
     shape = tuple(core_hi - core_lo)
     regions = np.zeros(shape, nodes_ext.dtype)
     best = np.full(shape, np.inf, np.float32)
-    ext_hi = ext_lo + np.asarray(nodes_ext.shape)
     order = np.argsort(rows["labels"])[::-1]
-    for k in order:
-        label, lo, hi = rows["labels"][k], rows["lo"][k], rows["hi"][k]
-        sub_lo, sub_hi = np.maximum(lo, ext_lo), np.minimum(hi, ext_hi)
-        look_lo, look_hi = np.maximum(sub_lo, core_lo), np.minimum(sub_hi, core_hi)
-        if np.any(look_hi <= look_lo):
-            continue
-        sub = nodes_ext[tuple(slice(a, b) for a, b in zip(sub_lo - ext_lo, sub_hi - ext_lo))]
-        outside = sub != nodes_ext.dtype.type(label)
-        if outside.all():
-            continue
-        if rows["edt"][k]:
-            dist = edt.edt(outside, anisotropy=spacing, black_border=False)
-        else:
-            dist = ndimage.distance_transform_edt(outside, sampling=spacing)
-        dist = dist[tuple(slice(a, b) for a, b in zip(look_lo - sub_lo, look_hi - sub_lo))]
-        target = tuple(slice(a, b) for a, b in zip(look_lo - core_lo, look_hi - core_lo))
+    for label, dist, target in _node_distances(nodes_ext, ext_lo, core_lo, core_hi, rows,
+                                               order, spacing):
         win = (dist <= reach) & (dist <= best[target])
         regions[target][win] = label
         best[target][win] = dist[win]

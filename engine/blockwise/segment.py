@@ -274,17 +274,13 @@ def predict_proba(classifier, image, spacing=None, *, intensity_range=None, chun
     from dask.array.overlap import ensure_minimum_chunksize, overlap
 
     from ..segment._features import feature_halo
-    from ..segment._forest import _check_range
+    from ..segment._forest import resolve_intensity_range
 
     classifier = _check_classifier(classifier)
     source = _intensities(image, chunks)
     voxel_size = check_spacing(classifier.spacing_ if spacing is None else spacing)
-    if intensity_range is None:
-        value_range = robust_range(source)
-    elif isinstance(intensity_range, str) and intensity_range == "training":
-        value_range = classifier.intensity_range_
-    else:
-        value_range = _check_range(intensity_range)
+    value_range = resolve_intensity_range(
+        intensity_range, classifier.intensity_range_, lambda: robust_range(source))
     halo = feature_halo(classifier.sigmas_, classifier.features, voxel_size)
     # an axis shorter than the halo is read whole, as the in-memory block is
     depth = tuple(min(h, n) for h, n in zip(halo, source.shape))

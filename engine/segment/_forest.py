@@ -232,12 +232,8 @@ class PixelClassifier:
         self._check_fitted()
         volume = check_image(image)
         voxel_size = check_spacing(self.spacing_ if spacing is None else spacing)
-        if intensity_range is None:
-            value_range = robust_range(volume)
-        elif isinstance(intensity_range, str) and intensity_range == "training":
-            value_range = self.intensity_range_
-        else:
-            value_range = _check_range(intensity_range)
+        value_range = resolve_intensity_range(
+            intensity_range, self.intensity_range_, lambda: robust_range(volume))
         if block_shape is None:
             block_shape = _auto_block_shape(volume.shape, voxel_size)
         else:
@@ -597,6 +593,16 @@ def _check_probability(probability):
     if not 0 < probability < 1:
         raise InvalidInputError(f"probability must be in (0, 1), was {probability!r}")
     return probability
+
+
+def resolve_intensity_range(intensity_range, training_range, robust):
+    """The (low, high) mapped to 0 and 1: ``robust()`` by default, the
+    training range for ``"training"``, else the given pair (checked)."""
+    if intensity_range is None:
+        return robust()
+    if isinstance(intensity_range, str) and intensity_range == "training":
+        return training_range
+    return _check_range(intensity_range)
 
 
 def _check_range(value_range):

@@ -125,3 +125,22 @@ def test_bad_inputs_name_the_argument(tmp_path):
     with pytest.raises(InvalidInputError, match="scheduler"):
         with blockwise.scheduler("gpu"):
             pass
+
+
+def test_runs_on_a_cluster_given_by_its_address(blobs):
+    from distributed import LocalCluster
+
+    truth, n = connected_components(blobs)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster:
+        seen = []
+        with blockwise.scheduler(cluster.scheduler_address) as client:
+            assert client.scheduler.address == cluster.scheduler_address
+            chunked = blockwise.connected_components(
+                blobs, chunks=(10, 37, 41), progress=lambda d, t: seen.append(d))
+            labels = chunked.to_dask().compute()
+    assert seen == [1, 2, 3]
+    assert np.array_equal(labels, truth)
+    with pytest.raises(InvalidInputError, match="memory_limit"):
+        with blockwise.scheduler("tcp://127.0.0.1:1", memory_limit="1GB"):
+            pass
