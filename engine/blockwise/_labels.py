@@ -111,12 +111,30 @@ def coordinate_sums(labels, n, origin):
     return sums.astype(np.int64)
 
 
+#: Which rows (or columns) of a face the chunk beyond it at offset -1, 0, +1 needs.
+_STRIPS = (slice(-1, None), slice(None), slice(0, 1))
+
+
+def face_part(faces, axis, side, db, dc):
+    """The part of a chunk's face that one neighbour's pair task reads.
+
+    The whole face for the chunk straight beyond it; for a diagonal
+    neighbour only the row, column or corner voxel next to it, so that a
+    pair task pulls one face and eight thin strips, not nine faces.
+    """
+    labels, values = faces[axis, side]
+    part = (_STRIPS[db + 1], _STRIPS[dc + 1])
+    return (np.ascontiguousarray(labels[part]),
+            None if values is None else np.ascontiguousarray(values[part]))
+
+
 def face_pairs(upper, lower_faces, block_id, lower_ids, connectivity):
     """Packed (chunk, id) pairs touching across one chunk's upper face.
 
     ``upper`` is the chunk's ("high") face along the axis; ``lower_faces``
-    the "low" faces of the 3 x 3 chunks beyond it (None where the volume
-    ends), indexed [db + 1][dc + 1] over the face's two axes.
+    the "low" faces of the 3 x 3 chunks beyond it, or the parts of them
+    :func:`face_part` keeps (None where the volume ends), indexed
+    [db + 1][dc + 1] over the face's two axes.
     """
     labels, values = upper
     nb, nc = labels.shape
@@ -124,8 +142,8 @@ def face_pairs(upper, lower_faces, block_id, lower_ids, connectivity):
     ext_values = None if values is None else np.zeros((nb + 2, nc + 2), values.dtype)
     rows = (slice(0, 1), slice(1, nb + 1), slice(nb + 1, nb + 2))
     cols = (slice(0, 1), slice(1, nc + 1), slice(nc + 1, nc + 2))
-    takes_b = (slice(-1, None), slice(None), slice(0, 1))
-    takes_c = (slice(-1, None), slice(None), slice(0, 1))
+    # taking a strip of a strip is the strip itself, so parts pass through
+    takes_b = takes_c = _STRIPS
     for i in range(3):
         for j in range(3):
             face = lower_faces[i][j]

@@ -179,11 +179,21 @@ def face_pair_tasks(graph, source, faces, connectivity):
     """One task per chunk and axis pairing the ids that touch across its upper face.
 
     ``faces[index]`` is the key of chunk ``index``'s faces (a dict by
-    ``(axis, side)``); returns the keys of the pair tasks.
+    ``(axis, side)``); returns the keys of the pair tasks. Each face, and
+    each strip of one a diagonal neighbour needs, is a task of its own, so
+    it is cut where the faces are and only it travels.
     """
-    import operator
-
     grid = [len(c) for c in source.chunks]
+    reach = {6: 1, 18: 2, 26: 3}[connectivity]
+    parts = {}
+
+    def part(index, axis, side, db=0, dc=0):
+        kind = f"face{axis}{side}{db + 1}{dc + 1}"
+        if (kind, index) not in parts:
+            parts[kind, index] = graph.add(kind, index, _labels.face_part, faces[index],
+                                           axis, side, db, dc)
+        return parts[kind, index]
+
     pairs = []
     for index, _origin in chunk_grid(source):
         for axis in range(3):
@@ -199,16 +209,16 @@ def face_pair_tasks(graph, source, faces, connectivity):
                     q[b_axis] += db
                     q[c_axis] += dc
                     inside = 0 <= q[b_axis] < grid[b_axis] and 0 <= q[c_axis] < grid[c_axis]
-                    if inside and (db == dc == 0 or connectivity > 6):
-                        row.append((operator.getitem, faces[tuple(q)], (axis, "low")))
+                    if inside and 1 + abs(db) + abs(dc) <= reach:
+                        row.append(part(tuple(q), axis, "low", db, dc))
                         row_ids.append(int(np.ravel_multi_index(q, grid)))
                     else:
                         row.append(None)
                         row_ids.append(0)
                 lower.append(row)
                 lower_ids.append(row_ids)
-            upper = (operator.getitem, faces[index], (axis, "high"))
-            pairs.append(graph.add(f"pairs{axis}", index, _labels.face_pairs, upper, lower,
+            pairs.append(graph.add(f"pairs{axis}", index, _labels.face_pairs,
+                                   part(index, axis, "high"), lower,
                                    int(np.ravel_multi_index(index, grid)), lower_ids,
                                    connectivity))
     return pairs
