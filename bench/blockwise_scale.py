@@ -125,6 +125,10 @@ def _start_sampler(dask_worker=None):
     return os.getpid()
 
 
+def _sent(dask_worker=None):
+    return dask_worker.transfer_outgoing_bytes_total
+
+
 def _read_sampler(dask_worker=None):
     state = dask_worker._plexus_rss
     state["stop"] = True
@@ -161,16 +165,24 @@ def blockwise(volume_path, work, workers, memory_limit, chunks):
             if d == t or d % max(t // 10, 1) == 0:
                 print(f"    {d}/{t} chunks", flush=True)
 
+        moved = {}
+
+        def sent():
+            return sum(client.run(_sent).values())
+
         labels = bw.connected_components(source > 150, progress=progress)
         steps["label (pass 1)"] = time.perf_counter() - start
+        moved["label (pass 1)"] = sent()
         nodes_path = work / "nodes.zarr"
         bw.store_ome_zarr(nodes_path, labels.to_dask(), labels=True, overwrite=True,
                           progress=progress)
         steps["label (store)"] = time.perf_counter() - start - sum(steps.values())
+        moved["label (store)"] = sent() - sum(moved.values())
         edges = ((source > 50) & (source <= 150)).astype(np.uint8)
         net = bw.connect(nodes_path, edges, search=SEARCH, chunks=(chunks,) * 3,
                          progress=progress)
         steps["network"] = time.perf_counter() - start - sum(steps.values())
+        moved["network"] = sent() - sum(moved.values())
         total = time.perf_counter() - start
         peaks = client.run(_read_sampler)
         restarted = set(pids.values()) != {pid for pid, _ in peaks.values()}
@@ -178,7 +190,8 @@ def blockwise(volume_path, work, workers, memory_limit, chunks):
     client_peak.stop = True
     return {"seconds": total, "steps": steps, "edges": len(net.edges), "nodes": len(net.nodes),
             "labels": labels.n, "worker_peaks_gb": [p / 1e9 for _pid, p in peaks.values()],
-            "restarted": restarted, "client_peak_gb": client_peak.peak / 1e9,
+            "restarted": restarted, "moved_gb": {k: v / 1e9 for k, v in moved.items()},
+            "client_peak_gb": client_peak.peak / 1e9,
             "voxels": int(np.prod(source.shape))}
 
 
@@ -225,6 +238,8 @@ def main(argv=None):
          + f" (limit {limit / args.workers / 1e9:.2f} GB)"),
         ("worker restarted", str(result["restarted"])),
         ("client peak RSS", f"{result['client_peak_gb']:.2f} GB"),
+        ("sent between workers", ", ".join(f"{k} {v:.2f} GB"
+                                           for k, v in result["moved_gb"].items())),
         ("blockwise total", f"{result['seconds']:.0f} s = "
                             + ", ".join(f"{k} {v:.0f} s" for k, v in result["steps"].items())),
         ("blockwise s/GVox", f"{result['seconds'] / gvox_b:.1f}"),

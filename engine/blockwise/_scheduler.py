@@ -7,6 +7,8 @@ from .._errors import InvalidInputError
 from ._dask import dask
 
 LOCAL = ("threads", "processes", "synchronous")
+#: How long a task may wait with no worker alive before the run fails.
+NO_WORKERS_TIMEOUT = "120s"
 
 
 def parse_memory(text):
@@ -109,10 +111,12 @@ def scheduler(name="threads", *, memory_limit=None, workers=None):
     distributed = _distributed()
     processes = name == "processes"
     n_workers = workers if processes else 1
-    cluster = distributed.LocalCluster(
-        n_workers=n_workers, threads_per_worker=1 if processes else workers,
-        processes=processes, memory_limit=max(limit // n_workers, 1),
-        dashboard_address=None, silence_logs=40)
+    # should every worker die for good, fail the run instead of waiting forever
+    with config.set({"distributed.scheduler.no-workers-timeout": NO_WORKERS_TIMEOUT}):
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1 if processes else workers,
+            processes=processes, memory_limit=max(limit // n_workers, 1),
+            dashboard_address=None, silence_logs=40)
     try:
         with distributed.Client(cluster) as client, config.set(scheduler=client):
             yield client
