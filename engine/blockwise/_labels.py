@@ -40,7 +40,7 @@ def label_chunk(block, connectivity):
     return labels, int(n)
 
 
-def chunk_summary(block, origin, shape, connectivity, binary, image=None):
+def chunk_summary(block, origin, shape, connectivity, binary):
     """Pass 1 for one chunk: local labels reduced to what the merge needs.
 
     Returns ``(stats, faces)``. ``stats`` holds per local id (1..n) the
@@ -50,10 +50,10 @@ def chunk_summary(block, origin, shape, connectivity, binary, image=None):
     label volume) on the chunk's six faces.
     """
     labels, n = label_chunk(block, connectivity)
-    return summarise_chunk(labels, n, block, origin, shape, binary, image)
+    return summarise_chunk(labels, n, block, origin, shape, binary)
 
 
-def summarise_chunk(labels, n, block, origin, shape, binary, image=None):
+def summarise_chunk(labels, n, block, origin, shape, binary):
     """The pass-1 result of a chunk whose local labels are already known."""
     stats = {"n": n}
     if n:
@@ -61,7 +61,6 @@ def summarise_chunk(labels, n, block, origin, shape, binary, image=None):
         keep = ids != 0
         ids, first = ids[keep].astype(np.int64), first[keep]
         local = np.stack(np.unravel_index(first, labels.shape), 1) + np.asarray(origin)
-        flat = labels.reshape(-1)
         table = cc3d.statistics(labels, no_slice_conversion=True)
         counts = np.asarray(table["voxel_counts"], np.int64)
         # cc3d's boxes are inclusive (min, max) pairs, one per numpy axis
@@ -73,9 +72,6 @@ def summarise_chunk(labels, n, block, origin, shape, binary, image=None):
         first_flat[ids] = np.ravel_multi_index(local.T, shape)
         stats.update(counts=counts[1:], first=first_flat[1:], sums=sums[1:],
                      lows=lows[1:], highs=highs[1:])
-        if image is not None:
-            weights = np.asarray(image, np.float64).reshape(-1)
-            stats["intensity"] = np.bincount(flat, weights=weights, minlength=n + 1)[1:]
     faces = {}
     for axis in range(3):
         for side, index in (("low", 0), ("high", -1)):
@@ -179,7 +175,7 @@ def resolve(stats, pairs, n_blocks):
     Returns ``(final, offsets, table)``: ``final[offsets[b] + k]`` is the
     global id of chunk ``b``'s local id ``k`` (1-based, so index
     ``offsets[b]`` is unused background), and ``table`` the per-object
-    arrays (counts, first, sums, lows, highs[, intensity]) in global order.
+    arrays (counts, first, sums, lows, highs) in global order.
     """
     n_local = np.array([s["n"] for s in stats], np.int64)
     # provisional id of (chunk b, local k) = offsets[b] + k; 0 is background
@@ -188,8 +184,7 @@ def resolve(stats, pairs, n_blocks):
     if total == 0:
         return np.zeros(1, np.int64), offsets, None
     merged = {}
-    keys = [k for k in ("counts", "first", "sums", "lows", "highs", "intensity")
-            if k in next(s for s in stats if s["n"])]
+    keys = ("counts", "first", "sums", "lows", "highs")
     for key in keys:
         merged[key] = np.concatenate([s[key] for s in stats if s["n"]])
     if pairs is not None and len(pairs):
@@ -222,8 +217,6 @@ def resolve(stats, pairs, n_blocks):
     np.minimum.at(lows, gid, merged["lows"])
     np.maximum.at(highs, gid, merged["highs"])
     table.update(sums=sums, lows=lows, highs=highs)
-    if "intensity" in merged:
-        table["intensity"] = np.bincount(gid, weights=merged["intensity"], minlength=n_comp)
     # local -> final per chunk: final[offsets[b] + k] with the 1-based shift
     return final, offsets, table
 

@@ -155,15 +155,14 @@ def connected_components(volume, *, connectivity=26, chunks=None, progress=None)
     return ChunkedLabels(source, connectivity, final, offsets, table)
 
 
-def _first_pass(source, connectivity, binary, progress, image=None):
+def _first_pass(source, connectivity, binary, progress):
     import operator
 
     graph = TaskGraph("components")
     stats, faces = {}, {}
     for index, origin in chunk_grid(source):
-        extra = () if image is None else (graph.block(image, index),)
         summary = graph.add("summary", index, _labels.chunk_summary, graph.block(source, index),
-                            list(origin), list(source.shape), connectivity, binary, *extra)
+                            list(origin), list(source.shape), connectivity, binary)
         stats[index] = graph.add("stats", index, operator.getitem, summary, 0)
         faces[index] = graph.add("faces", index, operator.getitem, summary, 1)
     pairs = face_pair_tasks(graph, source, faces, connectivity)
