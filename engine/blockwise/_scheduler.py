@@ -50,9 +50,10 @@ def scheduler(name="threads", *, memory_limit=None, workers=None):
         ``dask.distributed`` scheduler (``"tcp://10.0.0.5:8786"``).
     memory_limit : str or int, optional
         Total memory for the workers (``"2GB"``). Starts a
-        ``dask.distributed.LocalCluster`` whose workers share the limit:
-        Dask spills, pauses and (with processes) restarts a worker that
-        goes over it. Not allowed with an address: a cluster's workers get
+        ``dask.distributed.LocalCluster`` of worker processes sharing the
+        limit (``threads``: one process with ``workers`` threads;
+        ``processes``: ``workers`` processes of one thread): Dask spills,
+        pauses and restarts a worker that goes over it. Not allowed with an address: a cluster's workers get
         their limit when they are started (``dask worker --memory-limit``).
     workers : int, optional
         Worker processes or threads (default: the cores this process may use).
@@ -115,7 +116,9 @@ def scheduler(name="threads", *, memory_limit=None, workers=None):
     with config.set({"distributed.scheduler.no-workers-timeout": NO_WORKERS_TIMEOUT}):
         cluster = distributed.LocalCluster(
             n_workers=n_workers, threads_per_worker=1 if processes else workers,
-            processes=processes, memory_limit=max(limit // n_workers, 1),
+            # always worker processes: a worker inside this process would count
+            # this whole process's memory against its limit
+            processes=True, memory_limit=max(limit // n_workers, 1),
             dashboard_address=None, silence_logs=40)
     try:
         with distributed.Client(cluster) as client, config.set(scheduler=client):
